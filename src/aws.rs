@@ -1,0 +1,495 @@
+//! Every AWS request mfa-session makes, and what their failures mean to a user.
+//!
+//! The async SDK stays inside this module: each public method blocks on a
+//! current-thread runtime, so the rest of the program (prompts included) is
+//! plain sequential code.
+//!
+//! Credentials are always the profile's long-term key, handed to the SDK as a
+//! fixed provider; the SDK's default chain (environment variables first,
+//! instance metadata last) is never consulted.
+
+use std::time::{Duration, SystemTime};
+
+use anyhow::Result;
+use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_sdk_sts::config::{Credentials, Region};
+use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_sts::primitives::{DateTime, DateTimeFormat};
+use jiff::Timestamp;
+
+use crate::error::Failure;
+use crate::input::MfaCode;
+use crate::profile::{LongTermKey, Profile};
+use crate::session::Session;
+
+type HttpResponse = aws_smithy_runtime_api::http::Response;
+
+/// How long one AWS operation may take, retries included, unless
+/// `MFA_SESSION_TIMEOUT` says otherwise. STS answers in well under a second;
+/// this bound only matters when the network is broken.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Where and how to reach AWS.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Connection {
+    pub region: String,
+    pub sts_endpoint: Option<String>,
+    pub iam_endpoint: Option<String>,
+    pub timeout: Duration,
+}
+
+impl Connection {
+    /// Region: the profile's, else `AWS_REGION`, else `AWS_DEFAULT_REGION`,
+    /// else us-east-1. Endpoints: `AWS_ENDPOINT_URL_STS` / `_IAM`, else
+    /// `AWS_ENDPOINT_URL`, else the profile's `endpoint_url`, else AWS's own.
+    pub fn resolve(profile: &Profile) -> Result<Connection> {
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let region = profile
+            .value("region")
+            .map(str::to_owned)
+            .or_else(|| env("AWS_REGION"))
+            .or_else(|| env("AWS_DEFAULT_REGION"))
+            .unwrap_or_else(|| "us-east-1".to_owned());
+        let ignore_endpoints = env("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+        let endpoint = |service_var: &str| {
+            if ignore_endpoints {
+                return None;
+            }
+            env(service_var)
+                .or_else(|| env("AWS_ENDPOINT_URL"))
+                .or_else(|| profile.value("endpoint_url").map(str::to_owned))
+        };
+        let timeout = match env("MFA_SESSION_TIMEOUT") {
+            None => DEFAULT_TIMEOUT,
+            Some(text) => {
+                let t = crate::input::parse_duration(&text).map_err(|e| {
+                    Failure::usage(format!("MFA_SESSION_TIMEOUT: {e}"))
+                        .hint("set it to a number of seconds, such as 20")
+                })?;
+                if t.is_zero() {
+                    return Err(Failure::usage("MFA_SESSION_TIMEOUT must be more than 0").into());
+                }
+                t
+            }
+        };
+        Ok(Connection {
+            region,
+            sts_endpoint: endpoint("AWS_ENDPOINT_URL_STS"),
+            iam_endpoint: endpoint("AWS_ENDPOINT_URL_IAM"),
+            timeout,
+        })
+    }
+}
+
+/// An MFA device that can sign in through the API.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MfaDevice {
+    pub serial: String,
+    pub user_name: String,
+}
+
+/// Clients for STS and IAM, signed with one profile's long-term key.
+pub struct Aws {
+    runtime: tokio::runtime::Runtime,
+    sts: aws_sdk_sts::Client,
+    iam: aws_sdk_iam::Client,
+    profile: String,
+    sts_name: String,
+    iam_name: String,
+    timeout: Duration,
+}
+
+impl Aws {
+    pub fn connect(profile: &str, key: &LongTermKey, connection: &Connection) -> Result<Aws> {
+        let runtime = runtime()?;
+        let credentials = Credentials::new(
+            &key.access_key_id,
+            &key.secret_access_key,
+            None,
+            None,
+            "mfa-session profile",
+        );
+        let timeouts = TimeoutConfig::builder()
+            .connect_timeout(connection.timeout.min(Duration::from_secs(5)))
+            .read_timeout(connection.timeout.min(Duration::from_secs(10)))
+            .operation_attempt_timeout(connection.timeout.min(Duration::from_secs(10)))
+            .operation_timeout(connection.timeout)
+            .build();
+        let shared = runtime.block_on(
+            aws_config::defaults(BehaviorVersion::latest())
+                .region(Region::new(connection.region.clone()))
+                .credentials_provider(credentials)
+                .timeout_config(timeouts)
+                .retry_config(RetryConfig::standard().with_max_attempts(3))
+                .load(),
+        );
+        let mut sts = aws_sdk_sts::config::Builder::from(&shared);
+        if let Some(url) = &connection.sts_endpoint {
+            sts = sts.endpoint_url(url);
+        }
+        let mut iam = aws_sdk_iam::config::Builder::from(&shared);
+        if let Some(url) = &connection.iam_endpoint {
+            iam = iam.endpoint_url(url);
+        }
+        Ok(Aws {
+            runtime,
+            sts: aws_sdk_sts::Client::from_conf(sts.build()),
+            iam: aws_sdk_iam::Client::from_conf(iam.build()),
+            profile: profile.to_owned(),
+            sts_name: service_name("STS", connection.sts_endpoint.as_deref()),
+            iam_name: service_name("IAM", connection.iam_endpoint.as_deref()),
+            timeout: connection.timeout,
+        })
+    }
+
+    /// The MFA devices of the IAM user behind the key, FIDO keys left out (they
+    /// cannot be used from the API).
+    ///
+    /// Real AWS infers the user from the signing key, so one request (per page)
+    /// is enough. Endpoints that insist on `UserName` get it from
+    /// GetCallerIdentity, which no policy can deny.
+    pub fn mfa_devices(&self) -> Result<Vec<MfaDevice>> {
+        let first = self.runtime.block_on(self.list_mfa_devices(None));
+        let devices = match first {
+            Ok(devices) => devices,
+            Err(err) if needs_user_name(&err) => {
+                let user = self.user_name()?;
+                self.runtime
+                    .block_on(self.list_mfa_devices(Some(&user)))
+                    .map_err(|e| self.list_failure(e))?
+            }
+            Err(err) => return Err(self.list_failure(err)),
+        };
+        Ok(devices
+            .into_iter()
+            .filter(|d| !is_fido(&d.serial))
+            .collect())
+    }
+
+    async fn list_mfa_devices(
+        &self,
+        user: Option<&str>,
+    ) -> Result<
+        Vec<MfaDevice>,
+        SdkError<aws_sdk_iam::operation::list_mfa_devices::ListMFADevicesError, HttpResponse>,
+    > {
+        let mut devices = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let page = self
+                .iam
+                .list_mfa_devices()
+                .set_user_name(user.map(str::to_owned))
+                .set_marker(marker.take())
+                .send()
+                .await?;
+            devices.extend(page.mfa_devices().iter().map(|d| MfaDevice {
+                serial: d.serial_number().to_owned(),
+                user_name: d.user_name().to_owned(),
+            }));
+            match page.marker() {
+                Some(next) if page.is_truncated() && !next.is_empty() => {
+                    marker = Some(next.to_owned())
+                }
+                _ => return Ok(devices),
+            }
+        }
+    }
+
+    fn list_failure<E>(&self, err: SdkError<E, HttpResponse>) -> anyhow::Error
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        let what = format!(
+            "could not list the MFA devices of profile '{}'",
+            self.profile
+        );
+        let mut failure = self.explain(&what, &self.iam_name, &err);
+        if err.code() == Some("AccessDenied") {
+            failure = failure.hint(format!(
+                "name the device instead: --serial-number ARN, or mfa_serial = ARN in profile '{}'",
+                self.profile
+            ));
+        }
+        failure.into()
+    }
+
+    /// The IAM user name behind the key: the last segment of the caller's ARN.
+    fn user_name(&self) -> Result<String> {
+        let identity = self
+            .runtime
+            .block_on(self.sts.get_caller_identity().send())
+            .map_err(|e| {
+                let what = format!("could not identify the user of profile '{}'", self.profile);
+                self.explain(&what, &self.sts_name, &e)
+            })?;
+        let arn = identity.arn().unwrap_or_default();
+        match user_name_from_arn(arn) {
+            Some(name) => Ok(name.to_owned()),
+            None => Err(Failure::new(format!(
+                "profile '{}' does not belong to an IAM user (caller is {arn})",
+                self.profile
+            ))
+            .hint("name the MFA device with --serial-number ARN")
+            .into()),
+        }
+    }
+
+    /// Asks STS for a session signed off by the MFA device.
+    pub fn session_token(
+        &self,
+        serial: &str,
+        code: &MfaCode,
+        duration: Duration,
+    ) -> Result<Session> {
+        let seconds = i32::try_from(duration.as_secs()).unwrap_or(i32::MAX);
+        let output = self
+            .runtime
+            .block_on(
+                self.sts
+                    .get_session_token()
+                    .serial_number(serial)
+                    .token_code(code.as_str())
+                    .duration_seconds(seconds)
+                    .send(),
+            )
+            .map_err(|e| self.session_failure(serial, e))?;
+        let what = format!("could not get a session token for {serial}");
+        let Some(c) = output.credentials() else {
+            return Err(Failure::new(format!(
+                "{what}: {} answered without credentials",
+                self.sts_name
+            ))
+            .into());
+        };
+        let session = Session {
+            access_key_id: c.access_key_id().to_owned(),
+            secret_access_key: c.secret_access_key().to_owned(),
+            session_token: c.session_token().to_owned(),
+            expiration: to_timestamp(c.expiration()),
+        };
+        // The SDK fills required fields it could not parse with defaults (empty
+        // strings, the epoch), so a truncated answer "succeeds". Printing such
+        // a session would half-work; refuse it.
+        let missing = [
+            ("AccessKeyId", session.access_key_id.is_empty()),
+            ("SecretAccessKey", session.secret_access_key.is_empty()),
+            ("SessionToken", session.session_token.is_empty()),
+        ]
+        .into_iter()
+        .filter_map(|(name, empty)| empty.then_some(name))
+        .collect::<Vec<_>>();
+        if !missing.is_empty() {
+            return Err(Failure::new(format!(
+                "{what}: {} sent an answer that cannot be read: no {}",
+                self.sts_name,
+                missing.join(", ")
+            ))
+            .into());
+        }
+        if session.expiration <= Timestamp::now() {
+            return Err(Failure::new(format!(
+                "{what}: {} sent a session that has already expired ({})",
+                self.sts_name,
+                crate::session::rfc3339(session.expiration)
+            ))
+            .hint("check this computer's clock")
+            .into());
+        }
+        Ok(session)
+    }
+
+    fn session_failure<E>(&self, serial: &str, err: SdkError<E, HttpResponse>) -> anyhow::Error
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        let what = format!("could not get a session token for {serial}");
+        let mut failure = self.explain(&what, &self.sts_name, &err);
+        let message = err.message().unwrap_or_default();
+        if err.code() == Some("AccessDenied") {
+            if message.contains("invalid MFA one time pass code") {
+                failure = failure.hint(
+                    "the code was wrong or already used: wait for the next code from the device and try again",
+                );
+            } else if message.contains("unable to validate MFA code")
+                || message.contains("serial number")
+            {
+                failure = failure.hint(format!(
+                    "{serial} is not an MFA device of the user behind profile '{}': check --serial-number or mfa_serial, or leave both out to list the user's devices",
+                    self.profile
+                ));
+            } else if message.contains("session credentials") {
+                failure = failure.hint(format!(
+                    "profile '{}' must hold the IAM user's long-term access key (AKIA...), not a session",
+                    self.profile
+                ));
+            }
+        } else if err.code() == Some("ValidationError") {
+            failure = failure.hint("check the MFA serial number and the duration (15m to 36h)");
+        }
+        failure.into()
+    }
+
+    /// Turns any SDK error into a one-line failure, with the hints that apply
+    /// whatever the operation was.
+    fn explain<E>(&self, what: &str, service: &str, err: &SdkError<E, HttpResponse>) -> Failure
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        let network_hint =
+            "check the network connection, a VPN or proxy, and AWS_ENDPOINT_URL if it is set";
+        match err {
+            SdkError::TimeoutError(_) => Failure::new(format!(
+                "{what}: {service} did not answer within {}s",
+                self.timeout.as_secs_f64()
+            ))
+            .hint(network_hint),
+            SdkError::DispatchFailure(d) if d.is_timeout() => Failure::new(format!(
+                "{what}: {service} did not answer within {}s",
+                self.timeout.as_secs_f64()
+            ))
+            .hint(network_hint),
+            SdkError::DispatchFailure(_) => Failure::new(format!(
+                "{what}: cannot reach {service}: {}",
+                root_cause(err)
+            ))
+            .hint(network_hint),
+            SdkError::ResponseError(_) => Failure::new(format!(
+                "{what}: {service} sent an answer that cannot be read: {}",
+                root_cause(err)
+            )),
+            SdkError::ServiceError(service_err) => {
+                let code = err.code().unwrap_or("UnknownError");
+                let message = err
+                    .message()
+                    .unwrap_or_default()
+                    .trim()
+                    .trim_end_matches('.');
+                let status = service_err.raw().status().as_u16();
+                let line = if message.is_empty() {
+                    format!("{what}: {code} (HTTP {status})")
+                } else {
+                    format!("{what}: {code}: {message}")
+                };
+                let failure = Failure::new(line);
+                match self.common_hint(code, message, service_err.raw()) {
+                    Some(hint) => failure.hint(hint),
+                    None => failure,
+                }
+            }
+            _ => Failure::new(format!("{what}: {}", root_cause(err))),
+        }
+    }
+
+    fn common_hint(&self, code: &str, message: &str, response: &HttpResponse) -> Option<String> {
+        let profile = &self.profile;
+        Some(match code {
+            "InvalidClientTokenId" => format!(
+                "the access key of profile '{profile}' is not valid (deactivated or deleted?): create a new one in the IAM console, then run: aws configure --profile {profile}"
+            ),
+            "SignatureDoesNotMatch" if message.contains("expired") => clock_hint(response),
+            "SignatureDoesNotMatch" => format!(
+                "the secret key of profile '{profile}' does not match its access key id: check aws_secret_access_key"
+            ),
+            "ExpiredToken" => format!(
+                "an expired session signed the request: profile '{profile}' must hold a long-term access key"
+            ),
+            "Throttling"
+            | "ThrottlingException"
+            | "RequestLimitExceeded"
+            | "TooManyRequestsException" => {
+                "AWS is limiting the rate of requests: wait a minute and try again".to_owned()
+            }
+            "InternalFailure" | "ServiceUnavailable" | "InternalError" => {
+                "AWS had a problem answering: try again in a moment".to_owned()
+            }
+            _ => return None,
+        })
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::new(format!("cannot start the async runtime: {e}")).into())
+}
+
+fn service_name(service: &str, endpoint: Option<&str>) -> String {
+    match endpoint {
+        Some(url) => format!("{service} at {url}"),
+        None => format!("AWS {service}"),
+    }
+}
+
+/// Whether ListMFADevices failed only because this endpoint needs `UserName`
+/// (moto, and some AWS look-alikes).
+fn needs_user_name<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> bool {
+    matches!(
+        err.code(),
+        Some("NoSuchEntity" | "ValidationError" | "InvalidInput")
+    )
+}
+
+/// FIDO security keys and passkeys: `arn:aws:iam::123456789012:u2f/...`.
+pub fn is_fido(serial: &str) -> bool {
+    serial.contains(":u2f/")
+}
+
+/// `arn:aws:iam::123456789012:user/path/alice` -> `alice`.
+pub fn user_name_from_arn(arn: &str) -> Option<&str> {
+    let resource = arn.splitn(6, ':').nth(5)?;
+    let path = resource.strip_prefix("user/")?;
+    path.rsplit('/').next().filter(|n| !n.is_empty())
+}
+
+fn to_timestamp(t: &DateTime) -> Timestamp {
+    Timestamp::new(t.secs(), t.subsec_nanos() as i32).unwrap_or(Timestamp::MAX)
+}
+
+/// What to say about "Signature expired": how far off this computer's clock
+/// is, measured against the Date header of AWS's answer.
+fn clock_hint(response: &HttpResponse) -> String {
+    let server = response
+        .headers()
+        .get("date")
+        .and_then(|d| DateTime::from_str(d, DateTimeFormat::HttpDate).ok())
+        .map(|d| d.secs());
+    let local = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .ok();
+    match (server, local) {
+        (Some(server), Some(local)) => clock_hint_for(local - server),
+        _ => "this computer's clock is wrong: set it right (e.g. sudo timedatectl set-ntp true) and try again"
+            .to_owned(),
+    }
+}
+
+fn clock_hint_for(skew_seconds: i64) -> String {
+    let minutes = skew_seconds.unsigned_abs().div_ceil(60);
+    let direction = if skew_seconds > 0 { "ahead" } else { "behind" };
+    format!(
+        "this computer's clock is about {minutes} min {direction} of AWS: set it right (e.g. sudo timedatectl set-ntp true) and try again"
+    )
+}
+
+/// The innermost message of an error chain, which is where the useful part
+/// ("Connection refused") lives; the outer layers only say "dispatch failure".
+fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut current = err;
+    while let Some(next) = current.source() {
+        current = next;
+    }
+    let text = current.to_string();
+    match text.find(" (os error") {
+        Some(i) => text[..i].to_lowercase(),
+        None => text,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,431 @@
+//! SDK-level tests for what a local endpoint cannot produce: the exact error
+//! bodies real AWS sends, throttling, server errors and broken answers.
+
+use std::time::Duration;
+
+use aws_sdk_sts::config::retry::RetryConfig;
+use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+use aws_smithy_runtime_api::http::StatusCode;
+use aws_smithy_types::body::SdkBody;
+
+use super::*;
+use crate::error::Report;
+
+const SERIAL: &str = "arn:aws:iam::123456789012:mfa/alice";
+
+fn response(status: u16, body: &str) -> HttpResponse {
+    HttpResponse::new(
+        StatusCode::try_from(status).expect("status"),
+        SdkBody::from(body.to_owned()),
+    )
+}
+
+/// An error body as STS and IAM (awsQuery protocol) send it.
+fn error_body(code: &str, message: &str) -> String {
+    format!(
+        "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\n\
+         <Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error>\n\
+         <RequestId>4b6a8e2e-6f4a-4d2b-9d0c-7d1f0e6c2a11</RequestId>\n</ErrorResponse>\n"
+    )
+}
+
+const SESSION_BODY: &str = "<GetSessionTokenResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\
+  <GetSessionTokenResult><Credentials>\
+    <SessionToken>FwoGZXIvYXdzEBYaDH+token/with=chars</SessionToken>\
+    <SecretAccessKey>wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY</SecretAccessKey>\
+    <Expiration>2099-11-23T21:00:00Z</Expiration>\
+    <AccessKeyId>ASIAIOSFODNN7EXAMPLE</AccessKeyId>\
+  </Credentials></GetSessionTokenResult>\
+  <ResponseMetadata><RequestId>58c5dbae-abef-11e0-8cfe-09039844ac7d</RequestId></ResponseMetadata>\
+</GetSessionTokenResponse>";
+
+fn session_rule(status: u16, body: String) -> Rule {
+    mock!(aws_sdk_sts::Client::get_session_token)
+        .then_http_response(move || response(status, &body))
+}
+
+fn fast_retries(c: aws_sdk_sts::config::Builder) -> aws_sdk_sts::config::Builder {
+    c.retry_config(
+        RetryConfig::standard()
+            .with_max_attempts(3)
+            .with_initial_backoff(Duration::from_millis(1)),
+    )
+}
+
+fn fast_iam_retries(c: aws_sdk_iam::config::Builder) -> aws_sdk_iam::config::Builder {
+    c.retry_config(
+        aws_sdk_iam::config::retry::RetryConfig::standard()
+            .with_max_attempts(3)
+            .with_initial_backoff(Duration::from_millis(1)),
+    )
+}
+
+fn aws(sts_rules: &[&Rule], iam_rules: &[&Rule]) -> Aws {
+    Aws {
+        runtime: runtime().unwrap(),
+        sts: mock_client!(aws_sdk_sts, RuleMode::Sequential, sts_rules, fast_retries),
+        iam: mock_client!(
+            aws_sdk_iam,
+            RuleMode::Sequential,
+            iam_rules,
+            fast_iam_retries
+        ),
+        profile: "work".to_owned(),
+        sts_name: "AWS STS".to_owned(),
+        iam_name: "AWS IAM".to_owned(),
+        timeout: DEFAULT_TIMEOUT,
+    }
+}
+
+fn code() -> MfaCode {
+    MfaCode::parse("024680").unwrap()
+}
+
+fn session_error(code_: &str, message: &str) -> Report {
+    let rule = session_rule(403, error_body(code_, message));
+    let err = aws(&[&rule], &[])
+        .session_token(SERIAL, &code(), Duration::from_secs(43200))
+        .unwrap_err();
+    let report = Report::new(&err);
+    assert!(
+        !report.line.contains("024680"),
+        "code leaked: {}",
+        report.line
+    );
+    report
+}
+
+#[test]
+fn success_gives_the_session() {
+    let rule = session_rule(200, SESSION_BODY.to_owned());
+    let session = aws(&[&rule], &[])
+        .session_token(SERIAL, &code(), Duration::from_secs(43200))
+        .unwrap();
+    assert_eq!(session.access_key_id, "ASIAIOSFODNN7EXAMPLE");
+    assert_eq!(session.session_token, "FwoGZXIvYXdzEBYaDH+token/with=chars");
+    assert_eq!(session.expiration_rfc3339(), "2099-11-23T21:00:00Z");
+}
+
+#[test]
+fn wrong_code() {
+    let report = session_error(
+        "AccessDenied",
+        "MultiFactorAuthentication failed with invalid MFA one time pass code. ",
+    );
+    assert_eq!(
+        report.line,
+        "could not get a session token for arn:aws:iam::123456789012:mfa/alice: AccessDenied: \
+         MultiFactorAuthentication failed with invalid MFA one time pass code"
+    );
+    assert!(report.hint.unwrap().contains("wait for the next code"));
+    assert_eq!(report.exit, crate::error::Exit::Failure);
+}
+
+#[test]
+fn serial_not_of_this_user() {
+    let report = session_error(
+        "AccessDenied",
+        "MultiFactorAuthentication failed, unable to validate MFA code. Please verify your MFA serial number is valid and associated with this user.",
+    );
+    assert!(
+        report.line.contains("unable to validate MFA code"),
+        "{}",
+        report.line
+    );
+    let hint = report.hint.unwrap();
+    assert!(
+        hint.contains("is not an MFA device of the user behind profile 'work'"),
+        "{hint}"
+    );
+}
+
+#[test]
+fn session_credentials_in_the_profile() {
+    let report = session_error(
+        "AccessDenied",
+        "Cannot call GetSessionToken with session credentials",
+    );
+    assert!(report.hint.unwrap().contains("long-term access key"));
+}
+
+#[test]
+fn deactivated_key() {
+    let report = session_error(
+        "InvalidClientTokenId",
+        "The security token included in the request is invalid.",
+    );
+    assert!(
+        report.line.ends_with(
+            "InvalidClientTokenId: The security token included in the request is invalid"
+        ),
+        "{}",
+        report.line
+    );
+    assert!(
+        report
+            .hint
+            .unwrap()
+            .contains("aws configure --profile work")
+    );
+}
+
+#[test]
+fn wrong_secret_key() {
+    let report = session_error(
+        "SignatureDoesNotMatch",
+        "The request signature we calculated does not match the signature you provided.",
+    );
+    assert!(
+        report
+            .hint
+            .unwrap()
+            .contains("secret key of profile 'work'")
+    );
+}
+
+#[test]
+fn expired_token() {
+    let report = session_error(
+        "ExpiredToken",
+        "The security token included in the request is expired",
+    );
+    assert!(report.hint.unwrap().contains("long-term access key"));
+}
+
+#[test]
+fn clock_skew_is_measured_from_the_date_header() {
+    // AWS's clock says 40 minutes before ours.
+    let server = SystemTime::now() - Duration::from_secs(40 * 60);
+    let date = DateTime::from(server)
+        .fmt(DateTimeFormat::HttpDate)
+        .unwrap();
+    let body = error_body(
+        "SignatureDoesNotMatch",
+        "Signature expired: 20261123T094000Z is now earlier than 20261123T090500Z (20261123T092000Z - 15 min.)",
+    );
+    let rule = mock!(aws_sdk_sts::Client::get_session_token).then_http_response(move || {
+        let mut r = response(403, &body);
+        r.headers_mut().insert("Date", date.clone());
+        r
+    });
+    let err = aws(&[&rule], &[])
+        .session_token(SERIAL, &code(), Duration::from_secs(3600))
+        .unwrap_err();
+    let report = Report::new(&err);
+    assert!(
+        report
+            .line
+            .contains("SignatureDoesNotMatch: Signature expired"),
+        "{}",
+        report.line
+    );
+    let hint = report.hint.unwrap();
+    assert!(hint.contains("about 40 min ahead of AWS"), "{hint}");
+}
+
+#[test]
+fn clock_hint_wording() {
+    assert!(clock_hint_for(-125).contains("about 3 min behind"));
+    assert!(clock_hint_for(60).contains("about 1 min ahead"));
+}
+
+#[test]
+fn throttling_is_retried_then_succeeds() {
+    let rule = mock!(aws_sdk_sts::Client::get_session_token)
+        .sequence()
+        .http_status(400, Some(error_body("Throttling", "Rate exceeded")))
+        .http_status(
+            503,
+            Some(error_body("ServiceUnavailable", "Service unavailable")),
+        )
+        .http_status(200, Some(SESSION_BODY.to_owned()))
+        .build();
+    let session = aws(&[&rule], &[])
+        .session_token(SERIAL, &code(), Duration::from_secs(3600))
+        .unwrap();
+    assert_eq!(session.access_key_id, "ASIAIOSFODNN7EXAMPLE");
+    assert_eq!(rule.num_calls(), 3);
+}
+
+#[test]
+fn throttling_that_persists_is_reported() {
+    let rule = mock!(aws_sdk_sts::Client::get_session_token)
+        .sequence()
+        .http_status(400, Some(error_body("Throttling", "Rate exceeded")))
+        .times(3)
+        .build();
+    let err = aws(&[&rule], &[])
+        .session_token(SERIAL, &code(), Duration::from_secs(3600))
+        .unwrap_err();
+    let report = Report::new(&err);
+    assert!(
+        report.line.ends_with("Throttling: Rate exceeded"),
+        "{}",
+        report.line
+    );
+    assert!(report.hint.unwrap().contains("wait a minute"));
+    assert_eq!(rule.num_calls(), 3);
+}
+
+#[test]
+fn server_errors_that_persist_are_reported() {
+    let rule = mock!(aws_sdk_sts::Client::get_session_token)
+        .sequence()
+        .http_status(
+            500,
+            Some(error_body("InternalFailure", "An internal error occurred")),
+        )
+        .times(3)
+        .build();
+    let err = aws(&[&rule], &[])
+        .session_token(SERIAL, &code(), Duration::from_secs(3600))
+        .unwrap_err();
+    let report = Report::new(&err);
+    assert!(
+        report
+            .line
+            .ends_with("InternalFailure: An internal error occurred"),
+        "{}",
+        report.line
+    );
+    assert!(report.hint.unwrap().contains("try again"));
+}
+
+#[test]
+fn truncated_answer() {
+    let rule = session_rule(200, SESSION_BODY[..120].to_owned());
+    let err = aws(&[&rule], &[])
+        .session_token(SERIAL, &code(), Duration::from_secs(3600))
+        .unwrap_err();
+    let report = Report::new(&err);
+    assert!(
+        report.line.starts_with(
+            "could not get a session token for arn:aws:iam::123456789012:mfa/alice: AWS STS sent an answer that cannot be read"
+        ),
+        "{}",
+        report.line
+    );
+}
+
+#[test]
+fn error_without_a_message() {
+    let rule = session_rule(403, "<html>Forbidden</html>".to_owned());
+    let err = aws(&[&rule], &[])
+        .session_token(SERIAL, &code(), Duration::from_secs(3600))
+        .unwrap_err();
+    let report = Report::new(&err);
+    assert!(
+        report
+            .line
+            .starts_with("could not get a session token for "),
+        "{}",
+        report.line
+    );
+    assert!(!report.line.contains('\n'));
+}
+
+const LIST_PAGE_1: &str = "<ListMFADevicesResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\">\
+  <ListMFADevicesResult><IsTruncated>true</IsTruncated><Marker>page2</Marker><MFADevices>\
+    <member><UserName>alice</UserName><SerialNumber>arn:aws:iam::123456789012:u2f/user/alice/yubikey-ABCDEFGHIJKLMNOPQRSTUVWXYZ</SerialNumber><EnableDate>2024-01-01T00:00:00Z</EnableDate></member>\
+    <member><UserName>alice</UserName><SerialNumber>arn:aws:iam::123456789012:mfa/alice-phone</SerialNumber><EnableDate>2024-01-01T00:00:00Z</EnableDate></member>\
+  </MFADevices></ListMFADevicesResult>\
+  <ResponseMetadata><RequestId>7a62c49f-347e-4fc4-9331-6e8eEXAMPLE</RequestId></ResponseMetadata>\
+</ListMFADevicesResponse>";
+
+const LIST_PAGE_2: &str = "<ListMFADevicesResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\">\
+  <ListMFADevicesResult><IsTruncated>false</IsTruncated><MFADevices>\
+    <member><UserName>alice</UserName><SerialNumber>GAHT12345678</SerialNumber><EnableDate>2024-01-01T00:00:00Z</EnableDate></member>\
+  </MFADevices></ListMFADevicesResult>\
+  <ResponseMetadata><RequestId>7a62c49f-347e-4fc4-9331-6e8eEXAMPLE</RequestId></ResponseMetadata>\
+</ListMFADevicesResponse>";
+
+#[test]
+fn devices_across_pages_without_fido_keys() {
+    let first = mock!(aws_sdk_iam::Client::list_mfa_devices)
+        .match_requests(|r| r.marker().is_none() && r.user_name().is_none())
+        .then_http_response(|| response(200, LIST_PAGE_1));
+    let second = mock!(aws_sdk_iam::Client::list_mfa_devices)
+        .match_requests(|r| r.marker() == Some("page2"))
+        .then_http_response(|| response(200, LIST_PAGE_2));
+    let devices = aws(&[], &[&first, &second]).mfa_devices().unwrap();
+    let serials: Vec<_> = devices.iter().map(|d| d.serial.as_str()).collect();
+    assert_eq!(
+        serials,
+        ["arn:aws:iam::123456789012:mfa/alice-phone", "GAHT12345678"]
+    );
+    assert_eq!(first.num_calls() + second.num_calls(), 2);
+}
+
+#[test]
+fn devices_with_user_name_from_caller_identity_when_the_endpoint_needs_it() {
+    let no_user = mock!(aws_sdk_iam::Client::list_mfa_devices)
+        .match_requests(|r| r.user_name().is_none())
+        .then_http_response(|| {
+            response(
+                404,
+                &error_body("NoSuchEntity", "The user with name None cannot be found."),
+            )
+        });
+    let identity = mock!(aws_sdk_sts::Client::get_caller_identity).then_http_response(|| {
+        response(
+            200,
+            "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><GetCallerIdentityResult>\
+             <Arn>arn:aws:iam::123456789012:user/team/alice</Arn><UserId>AIDAEXAMPLE</UserId><Account>123456789012</Account>\
+             </GetCallerIdentityResult><ResponseMetadata><RequestId>x</RequestId></ResponseMetadata></GetCallerIdentityResponse>",
+        )
+    });
+    let with_user = mock!(aws_sdk_iam::Client::list_mfa_devices)
+        .match_requests(|r| r.user_name() == Some("alice"))
+        .then_http_response(|| response(200, LIST_PAGE_2));
+    let devices = aws(&[&identity], &[&no_user, &with_user])
+        .mfa_devices()
+        .unwrap();
+    assert_eq!(devices.len(), 1);
+    assert_eq!(with_user.num_calls(), 1);
+}
+
+#[test]
+fn listing_denied_names_the_way_around_it() {
+    let rule = mock!(aws_sdk_iam::Client::list_mfa_devices).then_http_response(|| {
+        response(
+            403,
+            &error_body(
+                "AccessDenied",
+                "User: arn:aws:iam::123456789012:user/alice is not authorized to perform: iam:ListMFADevices on resource: user alice",
+            ),
+        )
+    });
+    let err = aws(&[], &[&rule]).mfa_devices().unwrap_err();
+    let report = Report::new(&err);
+    assert!(
+        report
+            .line
+            .starts_with("could not list the MFA devices of profile 'work': AccessDenied: User:"),
+        "{}",
+        report.line
+    );
+    let hint = report.hint.unwrap();
+    assert!(
+        hint.contains("--serial-number") && hint.contains("mfa_serial"),
+        "{hint}"
+    );
+}
+
+#[test]
+fn arns() {
+    assert_eq!(
+        user_name_from_arn("arn:aws:iam::123456789012:user/alice"),
+        Some("alice")
+    );
+    assert_eq!(
+        user_name_from_arn("arn:aws:iam::123456789012:user/a/b/carol"),
+        Some("carol")
+    );
+    assert_eq!(user_name_from_arn("arn:aws:iam::123456789012:root"), None);
+    assert_eq!(
+        user_name_from_arn("arn:aws:sts::123456789012:assumed-role/r/s"),
+        None
+    );
+    assert!(is_fido("arn:aws:iam::123456789012:u2f/user/alice/key-X"));
+    assert!(!is_fido("arn:aws:iam::123456789012:mfa/alice"));
+}

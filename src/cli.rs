@@ -1,0 +1,118 @@
+//! The command line, as clap types. Meaning is given to the arguments in
+//! `get.rs` and the subcommand modules; nothing here reads files or the network.
+
+use clap::{Args, Parser};
+
+use crate::shell::Shell;
+
+const EXAMPLES_AND_EXIT_CODES: &str = "\
+Examples:
+  eval \"$(mfa-session 123456 default)\"   code, then profile (the session.sh order)
+  eval \"$(mfa-session work)\"             asks for the code on the terminal, hidden
+  eval \"$(mfa-session)\"                  profile from AWS_PROFILE, else \"default\"
+  eval \"$(mfa-session --clear)\"          unset every variable mfa-session sets
+  mfa-session 123456 work --shell fish | source
+  mfa-session 123456 work --shell powershell | Out-String | Invoke-Expression
+
+Exit codes:
+  0    success
+  1    failure (AWS refused, network, profile files, ...)
+  2    usage error (bad arguments, code or duration)
+  130  interrupted at a prompt
+
+Environment:
+  AWS_PROFILE                 profile used when none is named
+  AWS_CONFIG_FILE             instead of ~/.aws/config
+  AWS_SHARED_CREDENTIALS_FILE instead of ~/.aws/credentials
+  AWS_ENDPOINT_URL[_STS|_IAM] another endpoint (a local one for tests)
+  MFA_SESSION_TIMEOUT         how long one AWS request may take (default 20s)";
+
+/// Turn a long-term AWS access key and an MFA code into temporary credentials,
+/// printed as shell code to eval.
+#[derive(Debug, Parser)]
+#[command(
+    name = "mfa-session",
+    version,
+    about,
+    after_help = EXAMPLES_AND_EXIT_CODES,
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub get: GetArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct GetArgs {
+    /// The 6-digit MFA code; asked for on the terminal when left out
+    #[arg(value_name = "CODE")]
+    pub first: Option<String>,
+
+    /// The profile holding the IAM user's long-term key [default: $AWS_PROFILE, else "default"]
+    #[arg(value_name = "PROFILE")]
+    pub second: Option<String>,
+
+    /// The 6-digit MFA code (instead of the positional CODE)
+    #[arg(short, long, value_name = "CODE")]
+    pub code: Option<String>,
+
+    /// The profile (instead of the positional PROFILE)
+    #[arg(short, long, value_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// How long the session lasts: seconds, or 90m, 12h, 36h (15m to 36h)
+    /// [default: the profile's duration_seconds, else 12h]
+    #[arg(short, long, value_name = "DURATION")]
+    pub duration: Option<String>,
+
+    /// The MFA device's serial number or ARN [default: the profile's mfa_serial,
+    /// else the user's device, listed through IAM]
+    #[arg(
+        short,
+        long = "serial-number",
+        visible_alias = "mfa-serial",
+        value_name = "SERIAL"
+    )]
+    pub serial_number: Option<String>,
+
+    /// The shell to print code for [default: detected from $SHELL, else sh]
+    #[arg(long, value_enum, value_name = "SHELL")]
+    pub shell: Option<Shell>,
+
+    /// Print code that unsets every variable mfa-session sets; no profile, no request
+    #[arg(long, conflicts_with_all = ["code", "duration", "serial_number"])]
+    pub clear: bool,
+
+    /// Print nothing on stderr on success
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn a_third_positional_is_a_usage_error() {
+        let err = Cli::try_parse_from(["mfa-session", "123456", "work", "extra"]).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+    }
+
+    #[test]
+    fn clear_conflicts_with_a_code() {
+        assert!(Cli::try_parse_from(["mfa-session", "--clear", "--code", "123456"]).is_err());
+        assert!(Cli::try_parse_from(["mfa-session", "--clear"]).is_ok());
+    }
+
+    #[test]
+    fn pwsh_is_powershell() {
+        let cli = Cli::try_parse_from(["mfa-session", "--shell", "pwsh"]).unwrap();
+        assert_eq!(cli.get.shell, Some(Shell::Powershell));
+    }
+}

@@ -1,0 +1,122 @@
+//! Errors a user sees, and the exit codes that go with them.
+//!
+//! Every error reaches `main` as an `anyhow::Error`. Somewhere in its chain
+//! there may be a [`Failure`], which carries the exit code and an optional
+//! `hint:` line; anything else is an ordinary failure (exit 1).
+
+use std::fmt;
+use std::process::ExitCode;
+
+/// The exit codes mfa-session documents (README, `--help`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    Success = 0,
+    Failure = 1,
+    Usage = 2,
+    Interrupted = 130,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(exit: Exit) -> ExitCode {
+        ExitCode::from(exit as u8)
+    }
+}
+
+/// An error with an exit code and perhaps a hint that says what to do.
+#[derive(Debug)]
+pub struct Failure {
+    message: String,
+    hint: Option<String>,
+    exit: Exit,
+}
+
+impl Failure {
+    pub fn new(message: impl Into<String>) -> Failure {
+        Failure {
+            message: message.into(),
+            hint: None,
+            exit: Exit::Failure,
+        }
+    }
+
+    /// A mistake in the command line: exit code 2.
+    pub fn usage(message: impl Into<String>) -> Failure {
+        Failure {
+            exit: Exit::Usage,
+            ..Failure::new(message)
+        }
+    }
+
+    /// The user stopped the tool at a prompt: exit code 130.
+    pub fn interrupted() -> Failure {
+        Failure {
+            exit: Exit::Interrupted,
+            ..Failure::new("interrupted")
+        }
+    }
+
+    pub fn hint(mut self, hint: impl Into<String>) -> Failure {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Failure {}
+
+/// What `main` prints for an error and the code it exits with.
+pub struct Report {
+    pub line: String,
+    pub hint: Option<String>,
+    pub exit: Exit,
+}
+
+impl Report {
+    pub fn new(err: &anyhow::Error) -> Report {
+        let failure = err.chain().find_map(|e| e.downcast_ref::<Failure>());
+        // One line, whatever the causes contain: a multi-line message from a
+        // library would break the "one line on stderr" promise and scripts
+        // that read it.
+        let line = one_line(&format!("{err:#}"));
+        Report {
+            line,
+            hint: failure.and_then(|f| f.hint.as_deref().map(one_line)),
+            exit: failure.map_or(Exit::Failure, |f| f.exit),
+        }
+    }
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use anyhow::Context;
+
+    #[test]
+    fn report_finds_hint_and_exit_code_through_context() {
+        let err = Err::<(), _>(Failure::usage("bad code").hint("type six digits"))
+            .context("reading the code")
+            .unwrap_err();
+        let report = Report::new(&err);
+        assert_eq!(report.line, "reading the code: bad code");
+        assert_eq!(report.hint.as_deref(), Some("type six digits"));
+        assert_eq!(report.exit, Exit::Usage);
+    }
+
+    #[test]
+    fn plain_errors_are_failures_on_one_line() {
+        let err = anyhow::anyhow!("first\nsecond");
+        let report = Report::new(&err);
+        assert_eq!(report.line, "first second");
+        assert_eq!(report.hint, None);
+        assert_eq!(report.exit, Exit::Failure);
+    }
+}

@@ -1,0 +1,214 @@
+//! Questions asked on the controlling terminal.
+//!
+//! stdout is captured by `eval "$(...)"`, so a prompt written there would be
+//! swallowed and then executed; stdin may be a pipe. Prompts therefore go
+//! straight to the terminal (`/dev/tty`, or the console on Windows), and
+//! without one the tool fails at once instead of waiting for input that
+//! cannot come.
+//!
+//! Ctrl-C at a prompt ends the tool with exit code 130 and nothing on stdout.
+//! The terminal must be left as it was found: rpassword turns echo off and
+//! reads Ctrl-C as a key, then raises SIGINT before it restores the terminal,
+//! so while a prompt is open SIGINT only sets a flag (see [`InterruptGuard`]).
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+
+use anyhow::Result;
+
+use crate::aws::MfaDevice;
+use crate::error::Failure;
+use crate::input::MfaCode;
+
+/// How many times a mistyped answer is asked again before giving up.
+const ATTEMPTS: usize = 3;
+
+#[cfg(unix)]
+const TERMINAL: &str = "/dev/tty";
+#[cfg(windows)]
+const TERMINAL: &str = "CONOUT$";
+
+/// The terminal, opened for writing questions, or a failure that says there
+/// is none and what to do instead.
+fn open_terminal(missing: &str, instead: &str) -> Result<File> {
+    std::fs::OpenOptions::new()
+        .read(cfg!(unix))
+        .write(true)
+        .open(TERMINAL)
+        .map_err(|_| {
+            Failure::new(format!("{missing}, and there is no terminal to ask on"))
+                .hint(instead)
+                .into()
+        })
+}
+
+/// Asks for the MFA code with hidden input.
+pub fn read_code(serial: &str) -> Result<MfaCode> {
+    let mut tty = open_terminal(
+        "no MFA code given",
+        "pass the code as an argument: mfa-session 123456 [PROFILE], or --code 123456",
+    )?;
+    let _guard = InterruptGuard::install();
+    for attempt in 1..=ATTEMPTS {
+        let prompt = format!("MFA code for {serial}: ");
+        let answer = match rpassword::prompt_password(prompt) {
+            Ok(answer) => answer,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted || interrupted() => {
+                let _ = writeln!(tty);
+                return Err(Failure::interrupted().into());
+            }
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                let _ = writeln!(tty);
+                return Err(Failure::new("no MFA code entered").into());
+            }
+            Err(e) => {
+                return Err(Failure::new(format!(
+                    "cannot read the MFA code from the terminal: {}",
+                    crate::profile::io_reason(&e)
+                ))
+                .hint("pass the code as an argument: mfa-session 123456 [PROFILE]")
+                .into());
+            }
+        };
+        if interrupted() {
+            return Err(Failure::interrupted().into());
+        }
+        match MfaCode::parse(&answer) {
+            Ok(code) => return Ok(code),
+            Err(e) if attempt < ATTEMPTS => {
+                let _ = writeln!(tty, "{e}; try again");
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    unreachable!("the loop returns on its last attempt")
+}
+
+/// Asks which of several devices to use.
+pub fn choose_device(devices: &[MfaDevice]) -> Result<&MfaDevice> {
+    let serials: Vec<&str> = devices.iter().map(|d| d.serial.as_str()).collect();
+    let mut tty = open_terminal(
+        &format!(
+            "{} MFA devices found ({})",
+            devices.len(),
+            serials.join(", ")
+        ),
+        "choose one with --serial-number ARN, or set mfa_serial = ARN in the profile",
+    )?;
+    let _guard = InterruptGuard::install();
+    let _ = writeln!(tty, "This user has {} MFA devices:", devices.len());
+    for (i, serial) in serials.iter().enumerate() {
+        let _ = writeln!(tty, "  {}) {serial}", i + 1);
+    }
+    for _ in 0..ATTEMPTS {
+        let _ = write!(tty, "Use which one? [1-{}]: ", devices.len());
+        let _ = tty.flush();
+        let answer = read_line(&mut tty)?;
+        match answer.trim().parse::<usize>() {
+            Ok(n) if (1..=devices.len()).contains(&n) => return Ok(&devices[n - 1]),
+            _ => {
+                let _ = writeln!(tty, "type a number from 1 to {}", devices.len());
+            }
+        }
+    }
+    Err(Failure::new("no MFA device chosen")
+        .hint("choose one with --serial-number ARN, or set mfa_serial = ARN in the profile")
+        .into())
+}
+
+/// Reads one line from the terminal. Not `BufRead::read_line`: that retries
+/// after EINTR, and Ctrl-C must end the prompt.
+fn read_line(tty: &mut File) -> Result<String> {
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    loop {
+        match tty.read(&mut byte) {
+            Ok(0) => break,
+            Ok(_) if byte[0] == b'\n' => break,
+            Ok(_) => line.push(byte[0]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                if interrupted() {
+                    let _ = writeln!(tty);
+                    return Err(Failure::interrupted().into());
+                }
+            }
+            Err(e) => {
+                return Err(Failure::new(format!(
+                    "cannot read from the terminal: {}",
+                    crate::profile::io_reason(&e)
+                ))
+                .into());
+            }
+        }
+        if interrupted() {
+            return Err(Failure::interrupted().into());
+        }
+    }
+    Ok(String::from_utf8_lossy(&line).into_owned())
+}
+
+#[cfg(unix)]
+mod interrupt {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+    extern "C" fn on_signal(_: libc::c_int) {
+        INTERRUPTED.store(true, Ordering::SeqCst);
+    }
+
+    pub fn interrupted() -> bool {
+        INTERRUPTED.load(Ordering::SeqCst)
+    }
+
+    /// While alive, SIGINT sets a flag and interrupts a blocking read (no
+    /// SA_RESTART) instead of killing the process; dropping it puts the
+    /// previous disposition back.
+    pub struct InterruptGuard {
+        previous: libc::sigaction,
+    }
+
+    impl InterruptGuard {
+        pub fn install() -> Option<InterruptGuard> {
+            // SAFETY: the handler only stores to an atomic, which is
+            // async-signal-safe; both sigaction structs are fully initialised.
+            unsafe {
+                let mut action: libc::sigaction = std::mem::zeroed();
+                action.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+                action.sa_flags = 0;
+                libc::sigemptyset(&mut action.sa_mask);
+                let mut previous: libc::sigaction = std::mem::zeroed();
+                if libc::sigaction(libc::SIGINT, &action, &mut previous) != 0 {
+                    return None;
+                }
+                Some(InterruptGuard { previous })
+            }
+        }
+    }
+
+    impl Drop for InterruptGuard {
+        fn drop(&mut self) {
+            // SAFETY: restores the disposition saved by `install`.
+            unsafe {
+                libc::sigaction(libc::SIGINT, &self.previous, std::ptr::null_mut());
+            }
+        }
+    }
+}
+
+#[cfg(not(unix))]
+mod interrupt {
+    pub fn interrupted() -> bool {
+        false
+    }
+
+    pub struct InterruptGuard;
+
+    impl InterruptGuard {
+        pub fn install() -> Option<InterruptGuard> {
+            Some(InterruptGuard)
+        }
+    }
+}
+
+use interrupt::{InterruptGuard, interrupted};
