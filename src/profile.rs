@@ -325,15 +325,13 @@ fn parse(text: &str, path: &Path, kind: FileKind) -> Result<Vec<Section>> {
                     "an indented line that continues no property",
                 ));
             };
-            if in_profile {
-                if let Some(section) = sections.last_mut() {
-                    if let Some((_, setting)) =
-                        section.properties.iter_mut().rev().find(|(k, _)| k == key)
-                    {
-                        setting.value.push('\n');
-                        setting.value.push_str(trimmed);
-                    }
-                }
+            let setting = sections
+                .last_mut()
+                .filter(|_| in_profile)
+                .and_then(|s| s.properties.iter_mut().rev().find(|(k, _)| k == key));
+            if let Some((_, setting)) = setting {
+                setting.value.push('\n');
+                setting.value.push_str(trimmed);
             }
             continue;
         }

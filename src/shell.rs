@@ -52,17 +52,6 @@ impl Shell {
             _ => Shell::Sh,
         }
     }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Shell::Bash => "bash",
-            Shell::Zsh => "zsh",
-            Shell::Sh => "sh",
-            Shell::Fish => "fish",
-            Shell::Powershell => "powershell",
-            Shell::Cmd => "cmd",
-        }
-    }
 }
 
 /// One step of a script.
@@ -91,10 +80,6 @@ impl Script {
     pub fn unset(&mut self, name: &'static str) -> &mut Script {
         self.ops.push(Op::Unset(name));
         self
-    }
-
-    pub fn ops(&self) -> &[Op] {
-        &self.ops
     }
 
     /// The script as code for `shell`. Fails only for cmd, which cannot carry

@@ -1,0 +1,419 @@
+//! The core promise, end to end: `eval "$(mfa-session 123456 PROFILE)"`
+//! against a real local endpoint, evaluated by real shells, and used by a
+//! real AWS client afterwards.
+
+use std::net::TcpListener;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::need;
+use crate::support::*;
+
+/// The success case in full: discovery, session, bash and dash, then the AWS
+/// CLI signs with the exported session.
+#[test]
+fn code_and_profile_give_a_session_that_a_real_client_uses() {
+    let moto = need!(moto());
+    let aws = need!(aws_cli());
+    let user = moto.user(1);
+    let sandbox = Sandbox::with_user(moto, &user, "work");
+
+    let run = sandbox.run(&["024680", "work"]);
+    run.success()
+        .keeps_secret(&[&user.secret_access_key, "024680"])
+        .stderr_has(&format!("session for profile 'work' as user {}", user.name));
+    assert_eq!(run.stderr.lines().count(), 1, "{run:#?}");
+    let names: Vec<&str> = run
+        .stdout
+        .lines()
+        .map(|l| l.trim_start_matches("export ").split('=').next().unwrap())
+        .collect();
+    assert_eq!(names, VARS, "names and order");
+
+    // The requests: listing (with the user name moto needs) and the session,
+    // every one signed with the profile's long-term key.
+    let requests = moto.requests_signed_by(&user.access_key_id);
+    let session_request = requests
+        .iter()
+        .find(|r| r.action() == "GetSessionToken")
+        .expect("GetSessionToken made");
+    assert_eq!(session_request.params["SerialNumber"], user.serials[0]);
+    assert_eq!(session_request.params["TokenCode"], "024680");
+    assert_eq!(session_request.params["DurationSeconds"], "43200");
+    assert!(requests.iter().all(|r| r.security_token.is_none()));
+
+    let mut seen = Vec::new();
+    for shell in [&["bash"][..], &["dash"], &["bash", "--posix"]] {
+        need!(tool(shell[0]));
+        let values = source_posix(shell, "", &run.stdout, &VARS);
+        let values: Vec<String> = values
+            .into_iter()
+            .map(|v| v.expect("variable set"))
+            .collect();
+        assert!(values[0].len() >= 16, "access key id: {values:?}");
+        assert_eq!(values[2], values[3], "AWS_SECURITY_TOKEN repeats the token");
+        let expiration: jiff::Timestamp = values[4].parse().expect("RFC 3339 expiration");
+        let left = expiration.as_second() - jiff::Timestamp::now().as_second();
+        assert!(
+            (11 * 3600..=12 * 3600 + 60).contains(&left),
+            "about 12 hours left: {left}"
+        );
+        assert!(values[4].ends_with('Z'), "UTC: {}", values[4]);
+        seen.push(values);
+    }
+    assert!(
+        seen.windows(2).all(|w| w[0] == w[1]),
+        "every shell reads the same values"
+    );
+
+    // A real client with the exported variables: the AWS CLI signs with the
+    // session key and sends the session token.
+    let values = &seen[0];
+    let marker = unique("marker");
+    let status = Command::new(&aws)
+        .args(["iam", "list-mfa-devices", "--user-name", &marker])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", sandbox.dir.path())
+        .env("AWS_ENDPOINT_URL", &moto.url)
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", &values[0])
+        .env("AWS_SECRET_ACCESS_KEY", &values[1])
+        .env("AWS_SESSION_TOKEN", &values[2])
+        .output()
+        .expect("run aws");
+    let _ = status; // moto answers NoSuchEntity for the made-up user; the request is what counts
+    let cli_request = moto
+        .requests()
+        .into_iter()
+        .find(|r| r.params.get("UserName") == Some(&marker))
+        .expect("the AWS CLI reached the endpoint");
+    assert_eq!(
+        cli_request.access_key_id.as_deref(),
+        Some(values[0].as_str())
+    );
+    assert_eq!(
+        cli_request.security_token.as_deref(),
+        Some(values[2].as_str())
+    );
+}
+
+/// The most common bug of the tools in this field: a session from an earlier
+/// run, still in the shell, signs the next GetSessionToken and AWS refuses.
+#[test]
+fn stale_session_variables_are_ignored() {
+    let moto = need!(moto());
+    let user = moto.user(1);
+    let mut sandbox = Sandbox::with_user(moto, &user, "work");
+    let stale_key = format!("ASIA{}", unique("STALE").to_uppercase());
+    sandbox.set("AWS_ACCESS_KEY_ID", &stale_key);
+    sandbox.set("AWS_SECRET_ACCESS_KEY", "stale-secret");
+    sandbox.set("AWS_SESSION_TOKEN", "stale-token");
+    sandbox.set("AWS_SECURITY_TOKEN", "stale-token");
+    sandbox.set("AWS_PROFILE", "work");
+
+    sandbox.run(&["123456"]).success();
+
+    assert!(
+        moto.requests_signed_by(&stale_key).is_empty(),
+        "the stale key signed a request"
+    );
+    let requests = moto.requests_signed_by(&user.access_key_id);
+    assert!(requests.iter().any(|r| r.action() == "GetSessionToken"));
+    assert!(
+        requests.iter().all(|r| r.security_token.is_none()),
+        "a stale token was sent"
+    );
+}
+
+#[test]
+fn profile_comes_from_aws_profile_else_default() {
+    let moto = need!(moto());
+    let user = moto.user(1);
+    let mut sandbox = Sandbox::with_user(moto, &user, "default");
+    sandbox
+        .run(&["123456"])
+        .success()
+        .stderr_has("profile 'default'");
+
+    sandbox.write(
+        ".aws/credentials",
+        &format!(
+            "[team]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
+            user.access_key_id, user.secret_access_key
+        ),
+    );
+    sandbox.set("AWS_PROFILE", "team");
+    sandbox
+        .run(&["123456"])
+        .success()
+        .stderr_has("profile 'team'");
+    // --profile and the positional agree with each other and beat AWS_PROFILE.
+    sandbox.set("AWS_PROFILE", "nonexistent");
+    sandbox
+        .run(&["--profile", "team", "--code", "123456"])
+        .success();
+    sandbox.run(&["team", "123456"]).success();
+}
+
+/// A known device costs exactly one request: GetSessionToken.
+#[test]
+fn mfa_serial_in_the_config_skips_discovery() {
+    let moto = need!(moto());
+    let user = moto.user(2);
+    let sandbox = Sandbox::with_user(moto, &user, "work");
+    sandbox.write(
+        ".aws/config",
+        &format!(
+            "[profile work]\nmfa_serial = {}\nduration_seconds = 3600\nregion = eu-west-1\n",
+            user.serials[1]
+        ),
+    );
+    sandbox.run(&["123456", "work"]).success();
+    let requests = moto.requests_signed_by(&user.access_key_id);
+    assert_eq!(requests.len(), 1, "{requests:#?}");
+    assert_eq!(requests[0].action(), "GetSessionToken");
+    assert_eq!(requests[0].params["SerialNumber"], user.serials[1]);
+    assert_eq!(requests[0].params["DurationSeconds"], "3600");
+}
+
+#[test]
+fn serial_number_flag_and_duration_flag() {
+    let moto = need!(moto());
+    let user = moto.user(2);
+    let sandbox = Sandbox::with_user(moto, &user, "work");
+    sandbox
+        .run(&[
+            "work",
+            "-c",
+            "123456",
+            "--serial-number",
+            &user.serials[0],
+            "--duration",
+            "90m",
+        ])
+        .success();
+    let requests = moto.requests_signed_by(&user.access_key_id);
+    assert_eq!(requests.len(), 1, "{requests:#?}");
+    assert_eq!(requests[0].params["SerialNumber"], user.serials[0]);
+    assert_eq!(requests[0].params["DurationSeconds"], "5400");
+}
+
+#[test]
+fn two_devices_and_no_terminal_is_an_error_that_lists_them() {
+    let moto = need!(moto());
+    let user = moto.user(2);
+    let sandbox = Sandbox::with_user(moto, &user, "work");
+    let run = sandbox.run(&["123456", "work"]);
+    run.failure(1)
+        .stderr_has(&user.serials[0])
+        .stderr_has(&user.serials[1])
+        .stderr_has("--serial-number")
+        .stderr_has("mfa_serial");
+    let requests = moto.requests_signed_by(&user.access_key_id);
+    assert!(
+        requests.iter().all(|r| r.action() != "GetSessionToken"),
+        "{requests:#?}"
+    );
+}
+
+#[test]
+fn no_device_says_mfa_is_not_set_up() {
+    let moto = need!(moto());
+    let user = moto.user(0);
+    let sandbox = Sandbox::with_user(moto, &user, "work");
+    sandbox
+        .run(&["123456", "work"])
+        .failure(1)
+        .stderr_has("MFA is not set up for the user of profile 'work'")
+        .stderr_has("hint: assign one in the IAM console");
+}
+
+#[test]
+fn clear_unsets_everything_without_profile_or_request() {
+    // No profile files and an endpoint that does not exist: --clear needs neither.
+    let mut sandbox = Sandbox::new(None);
+    sandbox.set("AWS_ENDPOINT_URL", "http://127.0.0.1:1");
+    let run = sandbox.run(&["--clear"]);
+    run.success();
+    assert_eq!(run.stderr, "");
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    let expected: Vec<String> = VARS.iter().map(|v| format!("unset {v}")).collect();
+    assert_eq!(lines, expected);
+
+    let prelude: String = VARS.iter().map(|v| format!("export {v}=stale\n")).collect();
+    for shell in [&["bash"][..], &["dash"]] {
+        need!(tool(shell[0]));
+        let mut names = VARS.to_vec();
+        names.push("HOME");
+        let values = source_posix(
+            shell,
+            &format!("{prelude}export HOME=/kept"),
+            &run.stdout,
+            &names,
+        );
+        assert_eq!(&values[..5], &[None, None, None, None, None]);
+        assert_eq!(
+            values[5].as_deref(),
+            Some("/kept"),
+            "other variables are left alone"
+        );
+    }
+}
+
+#[test]
+fn bad_codes_are_refused_before_any_request() {
+    let moto = need!(moto());
+    let user = moto.user(1);
+    let sandbox = Sandbox::with_user(moto, &user, "work");
+    for args in [
+        &["12345", "work"][..],
+        &["1234567", "work"],
+        &["--code", "abcdef", "work"],
+        &["--code", "12 345", "work"],
+        &["١٢٣٤٥٦", "work"],
+        &["123456", "654321"],
+        &["123456", "work", "--code", "123456"],
+    ] {
+        sandbox.run(args).failure(2);
+    }
+    sandbox
+        .run(&["12345", "work"])
+        .stderr_has("the MFA code must be 6 digits, not 5");
+    assert!(moto.requests_signed_by(&user.access_key_id).is_empty());
+}
+
+#[test]
+fn bad_durations_are_refused_before_any_request() {
+    let moto = need!(moto());
+    let user = moto.user(1);
+    let sandbox = Sandbox::with_user(moto, &user, "work");
+    for duration in ["10m", "37h", "xyz", "0", "12x", "899"] {
+        sandbox
+            .run(&["123456", "work", "--duration", duration])
+            .failure(2)
+            .stderr_has("--duration");
+    }
+    sandbox.write(".aws/config", "[profile work]\nduration_seconds = 200000\n");
+    sandbox
+        .run(&["123456", "work"])
+        .failure(1)
+        .stderr_has("duration_seconds of profile 'work'");
+    assert!(moto.requests_signed_by(&user.access_key_id).is_empty());
+}
+
+#[test]
+fn no_code_and_no_terminal_fails_at_once() {
+    let moto = need!(moto());
+    let user = moto.user(1);
+    let sandbox = Sandbox::with_user(moto, &user, "work");
+    let started = Instant::now();
+    sandbox
+        .run(&["work"])
+        .failure(1)
+        .stderr_has("no MFA code given, and there is no terminal to ask on")
+        .stderr_has("hint: pass the code");
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+#[test]
+fn quiet_says_nothing_on_success() {
+    let moto = need!(moto());
+    let user = moto.user(1);
+    let sandbox = Sandbox::with_user(moto, &user, "work");
+    let run = sandbox.run(&["123456", "work", "--quiet"]);
+    run.success();
+    assert_eq!(run.stderr, "");
+    assert_eq!(run.stdout.lines().count(), 5);
+}
+
+#[test]
+fn profile_problems_name_the_profile_and_file() {
+    let moto = need!(moto());
+    let user = moto.user(1);
+    let sandbox = Sandbox::with_user(moto, &user, "work");
+    let credentials = sandbox.path(".aws/credentials").display().to_string();
+    sandbox
+        .run(&["123456", "missing"])
+        .failure(1)
+        .stderr_has(&format!("profile 'missing' not found in {credentials}"))
+        .stderr_has("hint: profiles found: work");
+
+    sandbox.write(
+        ".aws/credentials",
+        "[sess]\naws_access_key_id = ASIAEXAMPLE\naws_secret_access_key = s\naws_session_token = t\n\
+         [half]\naws_access_key_id = AKIAEXAMPLE\n[broken\n",
+    );
+    sandbox
+        .run(&["123456", "sess"])
+        .failure(1)
+        .stderr_has(&format!("malformed {credentials}:7"));
+    sandbox.write(
+        ".aws/credentials",
+        "[sess]\naws_access_key_id = AKIAEXAMPLE\naws_secret_access_key = s\naws_session_token = t\n\
+         [half]\naws_access_key_id = AKIAEXAMPLE\n",
+    );
+    sandbox
+        .run(&["123456", "sess"])
+        .failure(1)
+        .stderr_has("profile 'sess' holds session credentials");
+    sandbox
+        .run(&["123456", "half"])
+        .failure(1)
+        .stderr_has("profile 'half' has aws_access_key_id but no aws_secret_access_key");
+
+    let empty = Sandbox::new(Some(moto));
+    empty
+        .run(&["123456", "work"])
+        .failure(1)
+        .stderr_has("no AWS profile files");
+}
+
+#[test]
+fn unreachable_endpoint_is_reported_in_bounded_time() {
+    let moto = need!(moto());
+    let user = moto.user(1);
+    let mut sandbox = Sandbox::with_user(moto, &user, "work");
+    // A port with nothing listening.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    sandbox.set("AWS_ENDPOINT_URL", &format!("http://127.0.0.1:{port}"));
+    sandbox
+        .run(&["123456", "work", "--serial-number", &user.serials[0]])
+        .failure(1)
+        .stderr_has(&format!("cannot reach STS at http://127.0.0.1:{port}"))
+        .stderr_has("hint: check the network");
+}
+
+#[test]
+fn silent_endpoint_times_out_in_seconds() {
+    let moto = need!(moto());
+    let user = moto.user(1);
+    let mut sandbox = Sandbox::with_user(moto, &user, "work");
+    // Accepts connections and never answers.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let holder = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().take(8) {
+            held.push(stream);
+        }
+        std::thread::sleep(Duration::from_secs(30));
+    });
+    sandbox.set("AWS_ENDPOINT_URL", &format!("http://127.0.0.1:{port}"));
+    sandbox.set("MFA_SESSION_TIMEOUT", "2");
+    let started = Instant::now();
+    sandbox
+        .run(&["123456", "work", "--serial-number", &user.serials[0]])
+        .failure(1)
+        .stderr_has("did not answer within 2s");
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "took {:?}",
+        started.elapsed()
+    );
+    drop(holder);
+}

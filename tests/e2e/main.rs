@@ -1,0 +1,5 @@
+//! End-to-end tests of the built binary, all linked into one test binary so
+//! that one moto server serves them all.
+
+mod core;
+mod support;
