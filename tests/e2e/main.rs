@@ -2,4 +2,5 @@
 //! that one moto server serves them all.
 
 mod core;
+mod prompt;
 mod support;
