@@ -1,7 +1,7 @@
 //! The command line, as clap types. Meaning is given to the arguments in
 //! `get.rs` and the subcommand modules; nothing here reads files or the network.
 
-use clap::{Args, Parser};
+use clap::{Args, Parser, Subcommand};
 
 use crate::shell::Shell;
 
@@ -35,11 +35,44 @@ Environment:
     version,
     about,
     after_help = EXAMPLES_AND_EXIT_CODES,
-    max_term_width = 100
+    max_term_width = 100,
+    args_conflicts_with_subcommands = true,
+    subcommand_value_name = "COMMAND",
+    subcommand_help_heading = "Commands (a profile with one of these names needs --profile)"
 )]
 pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     #[command(flatten)]
     pub get: GetArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print a shell function (`mfa` by default) that runs mfa-session and
+    /// applies its output, for your shell's startup file
+    Init(InitArgs),
+    /// Print a completion script for a shell
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The shell to print the function for
+    #[arg(value_enum)]
+    pub shell: Shell,
+
+    /// The name of the function (for cmd: the batch file to save it as)
+    #[arg(long = "cmd", value_name = "NAME", default_value = "mfa")]
+    pub name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to print completions for
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]
@@ -108,6 +141,22 @@ mod tests {
     fn clear_conflicts_with_a_code() {
         assert!(Cli::try_parse_from(["mfa-session", "--clear", "--code", "123456"]).is_err());
         assert!(Cli::try_parse_from(["mfa-session", "--clear"]).is_ok());
+    }
+
+    #[test]
+    fn subcommands_and_positionals() {
+        let cli = Cli::try_parse_from(["mfa-session", "init", "fish", "--cmd", "aws_mfa"]).unwrap();
+        match cli.command {
+            Some(Command::Init(args)) => {
+                assert_eq!((args.shell, args.name.as_str()), (Shell::Fish, "aws_mfa"))
+            }
+            other => panic!("{other:?}"),
+        }
+        let cli = Cli::try_parse_from(["mfa-session", "123456", "work"]).unwrap();
+        assert!(cli.command.is_none());
+        assert_eq!(cli.get.first.as_deref(), Some("123456"));
+        let cli = Cli::try_parse_from(["mfa-session", "completions", "elvish"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Completions(_))));
     }
 
     #[test]

@@ -4,23 +4,14 @@
 //! stdout carries shell code and nothing else, written once at the very end;
 //! everything meant for a person goes to stderr.
 
-mod aws;
-mod cli;
-mod error;
-mod get;
-mod input;
-mod profile;
-mod prompt;
-mod session;
-mod shell;
-
 use std::io::{self, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::Cli;
-use crate::error::{Exit, Report};
+use mfa_session::cli::{Cli, Command};
+use mfa_session::error::{Exit, Report};
+use mfa_session::{get, init, profile, say};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -31,7 +22,12 @@ fn main() -> ExitCode {
             return ExitCode::from(err.exit_code().clamp(0, 255) as u8);
         }
     };
-    match get::run(&cli.get) {
+    let result = match &cli.command {
+        None => get::run(&cli.get),
+        Some(Command::Init(args)) => init::run(args),
+        Some(Command::Completions(args)) => Ok(init::completions(args.shell)),
+    };
+    match result {
         Ok(output) => print_output(&output),
         Err(err) => {
             let report = Report::new(&err);
@@ -63,9 +59,4 @@ fn print_output(output: &str) -> ExitCode {
             Exit::Failure.into()
         }
     }
-}
-
-/// One line for the user on stderr, prefixed with the tool's name.
-pub fn say(line: &str) {
-    let _ = writeln!(io::stderr(), "mfa-session: {line}");
 }

@@ -360,6 +360,99 @@ mod tests {
         }
     }
 
+    /// PowerShell's tokenizer for a verbatim string, as its grammar states
+    /// it: the string opens and closes with any of the five single-quote
+    /// characters, and inside it two of them in a row stand for one.
+    fn powershell_unquote(quoted: &str) -> Option<String> {
+        let is_quote =
+            |c: char| matches!(c, '\'' | '\u{2018}' | '\u{2019}' | '\u{201A}' | '\u{201B}');
+        let mut chars = quoted.chars().peekable();
+        if !chars.next().is_some_and(is_quote) {
+            return None;
+        }
+        let mut out = String::new();
+        while let Some(c) = chars.next() {
+            if is_quote(c) {
+                match chars.peek() {
+                    Some(&next) if is_quote(next) => {
+                        out.push(next);
+                        chars.next();
+                    }
+                    // The closing quote must be the last character.
+                    _ => return chars.next().is_none().then_some(out),
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        None
+    }
+
+    const HOSTILE: &[&str] = &[
+        "",
+        "'",
+        "''",
+        "trailing\\",
+        "$(id)",
+        "`id`",
+        "!",
+        "%PATH%",
+        "*?[a]",
+        "a\nb",
+        "a\rb",
+        "a\tb",
+        "\u{1b}[0m",
+        "é日🦀",
+        "\u{2018}\u{2019}\u{201A}\u{201B}\u{201C}\u{201D}",
+        "-n",
+        "'\u{2019}'",
+        "$Env:PATH",
+        "@(1)",
+        "${x}",
+    ];
+
+    #[test]
+    fn powershell_output_decodes_to_the_value() {
+        for value in HOSTILE {
+            let quoted = powershell_quote(value);
+            assert_eq!(
+                powershell_unquote(&quoted).as_deref(),
+                Some(*value),
+                "{quoted}"
+            );
+        }
+        // Every string of quote characters and letters, up to length 4.
+        let alphabet = ['\'', '\u{2018}', '\u{2019}', '\u{201A}', '\u{201B}', 'a'];
+        let mut values = vec![String::new()];
+        for _ in 0..4 {
+            values = values
+                .iter()
+                .flat_map(|v| alphabet.iter().map(move |c| format!("{v}{c}")))
+                .collect();
+            for value in &values {
+                let quoted = powershell_quote(value);
+                assert_eq!(
+                    powershell_unquote(&quoted).as_deref(),
+                    Some(value.as_str()),
+                    "{quoted}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_shell_keeps_hostile_values_on_their_line() {
+        for value in HOSTILE {
+            let mut s = Script::new();
+            s.set("AWS_SESSION_TOKEN", *value);
+            for shell in [Shell::Sh, Shell::Fish, Shell::Powershell] {
+                let out = s.render(shell).unwrap();
+                let expected_lines = value.matches('\n').count() + 1;
+                assert_eq!(out.lines().count(), expected_lines, "{shell:?} {value:?}");
+            }
+        }
+    }
+
     #[test]
     fn cmd_refuses_what_it_cannot_carry() {
         for bad in ["100%", "%PATH%", "hi!", "a\"b", "a\nb", "a\rb", "\u{1b}"] {

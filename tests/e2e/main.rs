@@ -3,4 +3,5 @@
 
 mod core;
 mod prompt;
+mod shells;
 mod support;

@@ -1,0 +1,285 @@
+//! `mfa-session init SHELL`: a shell function that runs mfa-session and
+//! applies its output, and `mfa-session completions SHELL`.
+//!
+//! Every wrapper follows the same rules:
+//! 1. The output is applied only when mfa-session succeeded, and the wrapper
+//!    returns mfa-session's exit status. `eval "$(false)"` returns 0 in bash,
+//!    zsh and dash, so a bare eval would hide every failure.
+//! 2. Subcommands (`init`, `completions`, ...) and `--help` / `--version`
+//!    print text, not shell code: they are run as they are, never evaluated.
+//! 3. The function leaves nothing behind: POSIX shells have no portable
+//!    `local`, so its two helper variables are unset before it returns.
+//! 4. mfa-session is found through PATH (`command mfa-session`), so the
+//!    function keeps working when the binary is reinstalled elsewhere.
+
+use std::io::Write as _;
+
+use anyhow::Result;
+use clap::CommandFactory;
+
+use crate::cli::{Cli, InitArgs};
+use crate::error::Failure;
+use crate::shell::Shell;
+
+pub fn run(args: &InitArgs) -> Result<String> {
+    check_name(&args.name)?;
+    Ok(wrapper(args.shell, &args.name))
+}
+
+/// A function name every supported shell accepts.
+fn check_name(name: &str) -> Result<()> {
+    let mut chars = name.chars();
+    let valid = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if valid {
+        Ok(())
+    } else {
+        Err(
+            Failure::usage(format!("--cmd: '{name}' is not a valid function name"))
+                .hint("use letters, digits and _, starting with a letter, e.g. --cmd mfa")
+                .into(),
+        )
+    }
+}
+
+/// The words that make the wrapper run mfa-session as it is.
+fn passthrough() -> Vec<String> {
+    let mut words: Vec<String> = Cli::command()
+        .get_subcommands()
+        .map(|c| c.get_name().to_owned())
+        .collect();
+    words.push("help".to_owned());
+    words
+}
+
+pub fn wrapper(shell: Shell, name: &str) -> String {
+    let words = passthrough();
+    let template = match shell {
+        Shell::Bash | Shell::Zsh | Shell::Sh => POSIX,
+        Shell::Fish => FISH,
+        Shell::Powershell => POWERSHELL,
+        Shell::Cmd => CMD,
+    };
+    let words = match shell {
+        Shell::Bash | Shell::Zsh | Shell::Sh => words.join("|"),
+        Shell::Fish | Shell::Cmd => words.join(" "),
+        Shell::Powershell => words
+            .iter()
+            .map(|w| format!("'{w}'"))
+            .collect::<Vec<_>>()
+            .join(", "),
+    };
+    let rc = match shell {
+        Shell::Bash => "~/.bashrc",
+        Shell::Zsh => "~/.zshrc",
+        _ => "your shell's startup file",
+    };
+    template
+        .replace("{NAME}", name)
+        .replace("{SHELL}", shell_value(shell))
+        .replace("{WORDS}", &words)
+        .replace("{RC}", rc)
+}
+
+fn shell_value(shell: Shell) -> &'static str {
+    match shell {
+        Shell::Bash => "bash",
+        Shell::Zsh => "zsh",
+        Shell::Sh => "sh",
+        Shell::Fish => "fish",
+        Shell::Powershell => "powershell",
+        Shell::Cmd => "cmd",
+    }
+}
+
+/// bash, zsh and any POSIX sh. `|| { ... }` keeps `set -e` from ending the
+/// caller's shell inside the function; `set -- "$?"` keeps the status while
+/// the helper variable is unset.
+const POSIX: &str = r#"# mfa-session shell integration ({SHELL}). Add this line to {RC}:
+#   eval "$(mfa-session init {SHELL})"
+# Then: {NAME} 123456 PROFILE, {NAME} PROFILE (asks for the code), {NAME} --clear
+{NAME}() {
+    case "${1-}" in
+        {WORDS}) command mfa-session "$@"; return ;;
+    esac
+    for __mfa_session_arg in "$@"; do
+        case "$__mfa_session_arg" in
+            -h|--help|-V|--version)
+                unset __mfa_session_arg
+                command mfa-session "$@"
+                return ;;
+        esac
+    done
+    unset __mfa_session_arg
+    __mfa_session_out=$(command mfa-session --shell {SHELL} "$@") || {
+        set -- "$?"
+        unset __mfa_session_out
+        return "$1"
+    }
+    eval "$__mfa_session_out"
+    set -- "$?"
+    unset __mfa_session_out
+    return "$1"
+}
+"#;
+
+/// fish: the output is collected whole (`string collect`) and sourced only on
+/// success; `$pipestatus[1]` is mfa-session's own status.
+const FISH: &str = r#"# mfa-session shell integration (fish). Add this line to ~/.config/fish/config.fish:
+#   mfa-session init fish | source
+# Then: {NAME} 123456 PROFILE, {NAME} PROFILE (asks for the code), {NAME} --clear
+function {NAME} --description 'Put an AWS MFA session into this shell (mfa-session)'
+    if contains -- "$argv[1]" {WORDS}; or contains -- -h $argv; or contains -- --help $argv; or contains -- -V $argv; or contains -- --version $argv
+        command mfa-session $argv
+        return $status
+    end
+    set -l __mfa_session_out (command mfa-session --shell fish $argv | string collect)
+    set -l __mfa_session_status $pipestatus[1]
+    if test $__mfa_session_status -ne 0
+        return $__mfa_session_status
+    end
+    printf '%s\n' $__mfa_session_out | source
+    return 0
+end
+"#;
+
+/// PowerShell: `Out-String` joins the lines into one text for
+/// Invoke-Expression; `$LASTEXITCODE` carries mfa-session's status, which is
+/// how PowerShell reports a native command's result.
+const POWERSHELL: &str = r#"# mfa-session shell integration (PowerShell). Add this line to $PROFILE:
+#   Invoke-Expression (& mfa-session init powershell | Out-String)
+# Then: {NAME} 123456 PROFILE, {NAME} PROFILE (asks for the code), {NAME} --clear
+function {NAME} {
+    $passthrough = @({WORDS})
+    if (($args.Count -gt 0 -and $passthrough -contains $args[0]) -or
+        ($args | Where-Object { $_ -in '-h', '--help', '-V', '--version' })) {
+        & mfa-session @args
+        return
+    }
+    $mfaSessionOutput = & mfa-session --shell powershell @args | Out-String
+    $mfaSessionStatus = $LASTEXITCODE
+    if ($mfaSessionStatus -eq 0 -and $mfaSessionOutput) {
+        Invoke-Expression $mfaSessionOutput
+    }
+    $global:LASTEXITCODE = $mfaSessionStatus
+}
+"#;
+
+/// cmd.exe: a batch file, since cmd has no functions. The output goes to a
+/// file in %TEMP% that is run with `call` only on success, then deleted;
+/// `(set X= & exit /b %X%)` clears the helper variable and still exits with
+/// its value, because %X% is expanded when the line is read.
+const CMD: &str = r#"@echo off
+rem mfa-session integration (cmd.exe). Save this as {NAME}.cmd in a folder on PATH:
+rem   mfa-session init cmd > "%USERPROFILE%\bin\{NAME}.cmd"
+rem Then: {NAME} 123456 PROFILE, {NAME} PROFILE (asks for the code), {NAME} --clear
+for %%A in ({WORDS} -h --help -V --version) do if /i "%~1"=="%%A" (mfa-session %* & exit /b)
+set "MFA_SESSION_SCRIPT=%TEMP%\mfa-session-%RANDOM%%RANDOM%.cmd"
+mfa-session --shell cmd %* > "%MFA_SESSION_SCRIPT%"
+set "MFA_SESSION_STATUS=%ERRORLEVEL%"
+if "%MFA_SESSION_STATUS%"=="0" call "%MFA_SESSION_SCRIPT%"
+del "%MFA_SESSION_SCRIPT%" 2>nul
+set "MFA_SESSION_SCRIPT="
+(set "MFA_SESSION_STATUS=" & exit /b %MFA_SESSION_STATUS%)
+"#;
+
+/// The completion script for `shell`, from the clap definition.
+pub fn completions(shell: clap_complete::Shell) -> String {
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "mfa-session", &mut out);
+    let _ = out.flush();
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        for good in ["mfa", "aws_mfa", "_m2"] {
+            assert!(check_name(good).is_ok(), "{good}");
+        }
+        for bad in ["", "2fa", "aws-mfa", "a b", "m;rm", "é"] {
+            assert!(check_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn passthrough_lists_every_subcommand() {
+        let words = passthrough();
+        assert!(words.contains(&"init".to_owned()));
+        assert!(words.contains(&"completions".to_owned()));
+        assert!(words.contains(&"help".to_owned()));
+    }
+
+    /// PowerShell cannot run here: its wrapper is pinned byte for byte.
+    #[test]
+    fn powershell_wrapper_exact() {
+        assert_eq!(
+            wrapper(Shell::Powershell, "mfa"),
+            r#"# mfa-session shell integration (PowerShell). Add this line to $PROFILE:
+#   Invoke-Expression (& mfa-session init powershell | Out-String)
+# Then: mfa 123456 PROFILE, mfa PROFILE (asks for the code), mfa --clear
+function mfa {
+    $passthrough = @('init', 'completions', 'help')
+    if (($args.Count -gt 0 -and $passthrough -contains $args[0]) -or
+        ($args | Where-Object { $_ -in '-h', '--help', '-V', '--version' })) {
+        & mfa-session @args
+        return
+    }
+    $mfaSessionOutput = & mfa-session --shell powershell @args | Out-String
+    $mfaSessionStatus = $LASTEXITCODE
+    if ($mfaSessionStatus -eq 0 -and $mfaSessionOutput) {
+        Invoke-Expression $mfaSessionOutput
+    }
+    $global:LASTEXITCODE = $mfaSessionStatus
+}
+"#
+        );
+    }
+
+    /// cmd cannot run here either.
+    #[test]
+    fn cmd_wrapper_exact() {
+        let text = wrapper(Shell::Cmd, "mfa");
+        assert!(text.starts_with("@echo off\r\n") || text.starts_with("@echo off\n"));
+        assert!(text.contains(
+            "for %%A in (init completions help -h --help -V --version) do if /i \"%~1\"==\"%%A\" (mfa-session %* & exit /b)\n"
+        ));
+        assert!(text.contains("mfa-session --shell cmd %* > \"%MFA_SESSION_SCRIPT%\"\n"));
+        assert!(
+            text.contains("if \"%MFA_SESSION_STATUS%\"==\"0\" call \"%MFA_SESSION_SCRIPT%\"\n")
+        );
+        assert!(text.ends_with("(set \"MFA_SESSION_STATUS=\" & exit /b %MFA_SESSION_STATUS%)\n"));
+        assert!(text.contains("Save this as mfa.cmd"));
+    }
+
+    #[test]
+    fn posix_wrapper_uses_the_shell_and_name() {
+        let text = wrapper(Shell::Zsh, "aws_mfa");
+        assert!(text.contains("aws_mfa() {\n"));
+        assert!(text.contains("command mfa-session --shell zsh \"$@\""));
+        assert!(
+            text.contains("        init|completions|help) command mfa-session \"$@\"; return ;;\n")
+        );
+        assert!(text.contains("~/.zshrc"));
+    }
+
+    #[test]
+    fn completions_for_every_shell() {
+        for shell in [
+            clap_complete::Shell::Bash,
+            clap_complete::Shell::Zsh,
+            clap_complete::Shell::Fish,
+            clap_complete::Shell::PowerShell,
+            clap_complete::Shell::Elvish,
+        ] {
+            let text = completions(shell);
+            assert!(text.contains("mfa-session"), "{shell}");
+            assert!(text.contains("serial-number"), "{shell}");
+        }
+    }
+}

@@ -1,0 +1,24 @@
+//! mfa-session: turn a long-term AWS access key and an MFA code into a
+//! temporary session, printed as shell code for `eval`.
+//!
+//! The binary (`main.rs`) is a thin shell around this library; the modules
+//! are public so that the integration tests can drive the pure parts (shell
+//! rendering above all) with values AWS would never send.
+
+pub mod aws;
+pub mod cli;
+pub mod error;
+pub mod get;
+pub mod init;
+pub mod input;
+pub mod profile;
+pub mod prompt;
+pub mod session;
+pub mod shell;
+
+use std::io::Write;
+
+/// One line for the user on stderr, prefixed with the tool's name.
+pub fn say(line: &str) {
+    let _ = writeln!(std::io::stderr(), "mfa-session: {line}");
+}
