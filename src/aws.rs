@@ -19,7 +19,7 @@ use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sts::primitives::{DateTime, DateTimeFormat};
 use jiff::Timestamp;
 
-use crate::error::Failure;
+use crate::error::{Failure, Tag};
 use crate::input::MfaCode;
 use crate::profile::{LongTermKey, Profile};
 use crate::session::Session;
@@ -317,7 +317,7 @@ impl Aws {
             } else if message.contains("unable to validate MFA code")
                 || message.contains("serial number")
             {
-                failure = failure.hint(format!(
+                failure = failure.tag(Tag::UnknownDevice).hint(format!(
                     "{serial} is not an MFA device of the user behind profile '{}': check --serial-number or mfa_serial, or leave both out to list the user's devices",
                     self.profile
                 ));

@@ -55,6 +55,15 @@ pub enum Command {
     Init(InitArgs),
     /// Print a completion script for a shell
     Completions(CompletionsArgs),
+    /// Show the session in this shell and the cached sessions, with time left
+    Status(StatusArgs),
+    /// Print a session as credential_process JSON, for ~/.aws/config
+    #[command(name = "credential-process")]
+    CredentialProcess(CredentialProcessArgs),
+    /// Run a command with a session in its environment
+    Exec(ExecArgs),
+    /// Delete cached sessions and remembered MFA devices
+    Forget(ForgetArgs),
 }
 
 #[derive(Debug, Args)]
@@ -76,15 +85,58 @@ pub struct CompletionsArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct GetArgs {
-    /// The 6-digit MFA code; asked for on the terminal when left out
+pub struct StatusArgs {
+    /// Only this profile's cached sessions
+    #[arg(value_name = "PROFILE")]
+    pub profile: Option<String>,
+
+    /// Print JSON, for scripts and prompts
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CredentialProcessArgs {
+    #[command(flatten)]
+    pub session: SessionArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  mfa-session exec work -- aws s3 ls\n  mfa-session exec 123456 work -- terraform plan"
+)]
+pub struct ExecArgs {
+    /// The 6-digit MFA code; asked for on the terminal when needed
     #[arg(value_name = "CODE")]
     pub first: Option<String>,
 
-    /// The profile holding the IAM user's long-term key [default: $AWS_PROFILE, else "default"]
+    /// The profile holding the IAM user's long-term key
     #[arg(value_name = "PROFILE")]
     pub second: Option<String>,
 
+    #[command(flatten)]
+    pub session: SessionArgs,
+
+    /// The command to run, after `--`
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    pub command: Vec<std::ffi::OsString>,
+}
+
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("what").required(true).args(["profile", "all"]))]
+pub struct ForgetArgs {
+    /// The profile whose sessions and device to forget
+    #[arg(value_name = "PROFILE")]
+    pub profile: Option<String>,
+
+    /// Forget every cached session and device
+    #[arg(long)]
+    pub all: bool,
+}
+
+/// How to get a session: shared by the main command, credential-process and exec.
+#[derive(Debug, Args, Default)]
+pub struct SessionArgs {
     /// The 6-digit MFA code (instead of the positional CODE)
     #[arg(short, long, value_name = "CODE")]
     pub code: Option<String>,
@@ -99,7 +151,8 @@ pub struct GetArgs {
     pub duration: Option<String>,
 
     /// The MFA device's serial number or ARN [default: the profile's mfa_serial,
-    /// else the user's device, listed through IAM]
+    /// else the device remembered from the last run, else the user's device,
+    /// listed through IAM]
     #[arg(
         short,
         long = "serial-number",
@@ -108,17 +161,53 @@ pub struct GetArgs {
     )]
     pub serial_number: Option<String>,
 
+    /// Get a new session even when a cached one is still good
+    #[arg(short, long)]
+    pub force: bool,
+
+    /// Neither read nor write cached sessions and devices
+    #[arg(long)]
+    pub no_cache: bool,
+
+    /// Reuse a cached session only while it has more than this left [default: 15m]
+    #[arg(
+        long,
+        value_name = "DURATION",
+        env = "MFA_SESSION_MIN_REMAINING",
+        hide_env = true
+    )]
+    pub min_remaining: Option<String>,
+
+    /// Print nothing on stderr on success
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct GetArgs {
+    /// The 6-digit MFA code; asked for on the terminal when left out
+    #[arg(value_name = "CODE")]
+    pub first: Option<String>,
+
+    /// The profile holding the IAM user's long-term key [default: $AWS_PROFILE, else "default"]
+    #[arg(value_name = "PROFILE")]
+    pub second: Option<String>,
+
+    #[command(flatten)]
+    pub session: SessionArgs,
+
     /// The shell to print code for [default: detected from $SHELL, else sh]
     #[arg(long, value_enum, value_name = "SHELL")]
     pub shell: Option<Shell>,
 
     /// Print code that unsets every variable mfa-session sets; no profile, no request
-    #[arg(long, conflicts_with_all = ["code", "duration", "serial_number"])]
+    #[arg(long, conflicts_with_all = ["code", "duration", "serial_number", "write_profile", "force"])]
     pub clear: bool,
 
-    /// Print nothing on stderr on success
-    #[arg(short, long)]
-    pub quiet: bool,
+    /// Write the session into section [NAME] of the shared credentials file
+    /// instead of printing it, for tools that only read that file
+    #[arg(long, value_name = "NAME")]
+    pub write_profile: Option<String>,
 }
 
 #[cfg(test)]

@@ -13,6 +13,10 @@ pub enum Exit {
     Success = 0,
     Failure = 1,
     Usage = 2,
+    /// `exec`: the command exists but cannot be run.
+    CannotRun = 126,
+    /// `exec`: the command was not found.
+    NotFound = 127,
     Interrupted = 130,
 }
 
@@ -28,6 +32,14 @@ pub struct Failure {
     message: String,
     hint: Option<String>,
     exit: Exit,
+    tag: Option<Tag>,
+}
+
+/// What kind of failure this is, for callers that react to one kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tag {
+    /// AWS does not accept the MFA device for this user.
+    UnknownDevice,
 }
 
 impl Failure {
@@ -36,7 +48,28 @@ impl Failure {
             message: message.into(),
             hint: None,
             exit: Exit::Failure,
+            tag: None,
         }
+    }
+
+    /// A failure with a chosen exit code.
+    pub fn with_exit(message: impl Into<String>, exit: Exit) -> Failure {
+        Failure {
+            exit,
+            ..Failure::new(message)
+        }
+    }
+
+    pub fn tag(mut self, tag: Tag) -> Failure {
+        self.tag = Some(tag);
+        self
+    }
+
+    /// Whether `err` has a failure tagged `tag` in its chain.
+    pub fn is(err: &anyhow::Error, tag: Tag) -> bool {
+        err.chain()
+            .filter_map(|e| e.downcast_ref::<Failure>())
+            .any(|f| f.tag == Some(tag))
     }
 
     /// A mistake in the command line: exit code 2.

@@ -1,24 +1,31 @@
-//! The main command: arguments and profile files -> a request plan -> AWS ->
-//! a session -> shell code.
+//! Getting a session: arguments and profile files -> a request plan -> the
+//! cache or AWS -> a session. The main command renders it as shell code;
+//! `credential-process`, `exec` and `--write-profile` use it their own way.
 //!
 //! Everything the user typed is checked before the first file is read, and
 //! every file before the first request, so that mistakes cost no MFA attempt.
-//! The shell code is returned to `main`, which prints it once: on any failure
-//! stdout stays empty and `eval` runs nothing.
+//! Output is returned to `main`, which prints it once: on any failure stdout
+//! stays empty and `eval` runs nothing.
 
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use jiff::Timestamp;
+use serde::Serialize;
 
 use crate::aws::{Aws, Connection, MfaDevice};
-use crate::cli::GetArgs;
-use crate::error::Failure;
+use crate::cache::{CachedSession, Owner, RememberedDevice, SessionCache};
+use crate::cli::{GetArgs, SessionArgs};
+use crate::error::{Failure, Tag};
 use crate::input::{self, MfaCode};
 use crate::profile::{Profile, ProfileFiles};
 use crate::prompt;
 use crate::session::{self, Session};
 use crate::shell::Shell;
+
+/// A cached session is reused while it has more than this left, unless
+/// `--min-remaining` says otherwise.
+const DEFAULT_MIN_REMAINING: Duration = Duration::from_secs(15 * 60);
 
 /// What the user asked for, checked, before any file is read.
 #[derive(Debug)]
@@ -27,14 +34,82 @@ struct Request {
     code: Option<MfaCode>,
     duration: Option<Duration>,
     serial: Option<String>,
+    min_remaining: Duration,
 }
 
+/// A session and where it came from.
+#[derive(Debug)]
+pub struct Obtained {
+    pub profile: String,
+    pub serial: String,
+    pub user_name: Option<String>,
+    pub session: Session,
+    pub reused: bool,
+    pub region: String,
+}
+
+/// The main command: shell code that sets (or with `--clear`, unsets) the
+/// session's variables.
 pub fn run(args: &GetArgs) -> Result<String> {
     let shell = args.shell.unwrap_or_else(Shell::detect);
     if args.clear {
         return session::clear_script().render(shell);
     }
-    let request = request(args)?;
+    let positionals = positionals(&args.first, &args.second);
+    if let Some(section) = &args.write_profile {
+        crate::credentials_file::check_section_name(section)?;
+        let obtained = obtain(&positionals, &args.session)?;
+        let path = crate::credentials_file::write_session(section, &obtained)?;
+        if !args.session.quiet {
+            announce(&obtained);
+            crate::say(&format!(
+                "wrote it to [{section}] in {}; use it with AWS_PROFILE={section}",
+                path.display()
+            ));
+        }
+        return Ok(String::new());
+    }
+    let obtained = obtain(&positionals, &args.session)?;
+    // Rendered before anything is said: cmd may refuse a value.
+    let output = obtained.session.script().render(shell)?;
+    if !args.session.quiet {
+        announce(&obtained);
+    }
+    Ok(output)
+}
+
+/// `credential-process`: the JSON the AWS SDKs and CLI read from a
+/// `credential_process` command.
+pub fn credential_process(args: &SessionArgs) -> Result<String> {
+    #[derive(Serialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Output<'a> {
+        version: u32,
+        access_key_id: &'a str,
+        secret_access_key: &'a str,
+        session_token: &'a str,
+        expiration: String,
+    }
+    let obtained = obtain(&[], args)?;
+    let s = &obtained.session;
+    let json = serde_json::to_string(&Output {
+        version: 1,
+        access_key_id: &s.access_key_id,
+        secret_access_key: &s.secret_access_key,
+        session_token: &s.session_token,
+        expiration: s.expiration_rfc3339(),
+    })?;
+    Ok(json + "\n")
+}
+
+pub fn positionals(first: &Option<String>, second: &Option<String>) -> Vec<String> {
+    [first, second].into_iter().flatten().cloned().collect()
+}
+
+/// Gets a session: from the cache when a good one is there (no request, no
+/// code), else from AWS, remembering the device and caching the result.
+pub fn obtain(positionals: &[String], args: &SessionArgs) -> Result<Obtained> {
+    let request = request(positionals, args)?;
     let files = ProfileFiles::locate()?;
     let profile = crate::profile::load_profile(&files, &request.profile)?;
     let key = profile.long_term_key()?;
@@ -42,17 +117,60 @@ pub fn run(args: &GetArgs) -> Result<String> {
         Some(d) => d,
         None => profile_duration(&profile)?,
     };
-    let serial = match request.serial {
+    let configured_serial = match request.serial {
         Some(serial) => Some(serial),
         None => profile_serial(&profile)?,
     };
     let connection = Connection::resolve(&profile)?;
-    let aws = Aws::connect(&profile.name, &key, &connection)?;
+    let cache = if args.no_cache {
+        None
+    } else {
+        match SessionCache::locate() {
+            Ok(cache) => Some(cache),
+            Err(err) => {
+                crate::say(&format!("warning: {err:#}; sessions will not be cached"));
+                None
+            }
+        }
+    };
+    let owner = Owner {
+        profile: profile.name.clone(),
+        access_key_id: key.access_key_id.clone(),
+        endpoint: connection.sts_endpoint.clone().unwrap_or_default(),
+    };
 
-    let (serial, user) = match serial {
-        Some(serial) => (serial, None),
+    // The device: named, else remembered, else (below) discovered.
+    let remembered = match (&configured_serial, &cache) {
+        (None, Some(cache)) => cache.device(&owner),
+        _ => None,
+    };
+    let known_serial = configured_serial
+        .clone()
+        .or_else(|| remembered.as_ref().map(|d| d.serial.clone()));
+    let known_user = remembered.as_ref().and_then(|d| d.user_name.clone());
+
+    if let (Some(cache), Some(serial), false) = (&cache, &known_serial, args.force) {
+        if let Some(hit) = cache.session(&owner, serial) {
+            let left = hit.session.expiration.as_second() - Timestamp::now().as_second();
+            if left > request.min_remaining.as_secs() as i64 {
+                return Ok(Obtained {
+                    profile: profile.name.clone(),
+                    serial: hit.serial,
+                    user_name: hit.user_name,
+                    session: hit.session,
+                    reused: true,
+                    region: connection.region.clone(),
+                });
+            }
+        }
+    }
+
+    let aws = Aws::connect(&profile.name, &key, &connection)?;
+    let (mut serial, mut user_name) = match known_serial {
+        Some(serial) => (serial, known_user),
         None => {
             let device = discover_device(&aws, &profile.name)?;
+            remember(&cache, &owner, &device);
             (device.serial, Some(device.user_name))
         }
     };
@@ -60,22 +178,62 @@ pub fn run(args: &GetArgs) -> Result<String> {
         Some(code) => code,
         None => prompt::read_code(&serial)?,
     };
-    let session = aws.session_token(&serial, &code, duration)?;
-    // Rendered before anything is said: cmd may refuse a value.
-    let output = session.script().render(shell)?;
-    if !args.quiet {
-        announce(&profile.name, user.as_deref(), &serial, &session);
+    let session = match aws.session_token(&serial, &code, duration) {
+        Ok(session) => session,
+        // A remembered device that AWS no longer accepts (removed, replaced):
+        // forget it, look again, and try the same code with the new one.
+        Err(err) if remembered.is_some() && Failure::is(&err, Tag::UnknownDevice) => {
+            if let Some(cache) = &cache {
+                cache.forget_device(&owner);
+            }
+            let device = discover_device(&aws, &profile.name)?;
+            if device.serial == serial {
+                return Err(err);
+            }
+            remember(&cache, &owner, &device);
+            serial = device.serial;
+            user_name = Some(device.user_name);
+            aws.session_token(&serial, &code, duration)?
+        }
+        Err(err) => return Err(err),
+    };
+    if let Some(cache) = &cache {
+        let entry = CachedSession {
+            owner,
+            serial: serial.clone(),
+            user_name: user_name.clone(),
+            session: session.clone(),
+        };
+        if let Err(err) = cache.store_session(&entry) {
+            crate::say(&format!("warning: {err:#}; the session was not cached"));
+        }
     }
-    Ok(output)
+    Ok(Obtained {
+        profile: profile.name,
+        serial,
+        user_name,
+        session,
+        reused: false,
+        region: connection.region,
+    })
 }
 
-fn request(args: &GetArgs) -> Result<Request> {
-    let positionals: Vec<String> = [&args.first, &args.second]
-        .into_iter()
-        .flatten()
-        .cloned()
-        .collect();
-    let sorted = input::sort_positionals(&positionals)?;
+fn remember(cache: &Option<SessionCache>, owner: &Owner, device: &MfaDevice) {
+    if let Some(cache) = cache {
+        let remembered = RememberedDevice {
+            serial: device.serial.clone(),
+            user_name: Some(device.user_name.clone()),
+        };
+        if let Err(err) = cache.remember_device(owner, &remembered) {
+            crate::say(&format!(
+                "warning: {err:#}; the MFA device was not remembered"
+            ));
+        }
+    }
+}
+
+fn request(positionals: &[String], args: &SessionArgs) -> Result<Request> {
+    let sorted = input::sort_positionals(positionals)?;
     let code = match (sorted.code.as_deref(), args.code.as_deref()) {
         (Some(_), Some(_)) => {
             return Err(Failure::usage(
@@ -108,6 +266,12 @@ fn request(args: &GetArgs) -> Result<Request> {
             Failure::usage(format!("--duration: {e}"))
                 .hint("for example --duration 12h, 90m or 3600")
         })?;
+    let min_remaining = match args.min_remaining.as_deref() {
+        None => DEFAULT_MIN_REMAINING,
+        Some(text) => input::parse_duration(text).map_err(|e| {
+            Failure::usage(format!("--min-remaining: {e}")).hint("for example --min-remaining 30m")
+        })?,
+    };
     let serial = args
         .serial_number
         .as_deref()
@@ -121,6 +285,7 @@ fn request(args: &GetArgs) -> Result<Request> {
         code,
         duration,
         serial,
+        min_remaining,
     })
 }
 
@@ -190,11 +355,20 @@ fn discover_device(aws: &Aws, profile: &str) -> Result<MfaDevice> {
     }
 }
 
-fn announce(profile: &str, user: Option<&str>, serial: &str, session: &Session) {
-    let who = match user {
-        Some(user) => format!("user {user} ({serial})"),
-        None => serial.to_owned(),
+/// One line on stderr: whose session, and until when.
+pub fn announce(obtained: &Obtained) {
+    let who = match &obtained.user_name {
+        Some(user) => format!("user {user} ({})", obtained.serial),
+        None => obtained.serial.clone(),
     };
-    let end = session::describe_end(session.expiration, Timestamp::now());
-    crate::say(&format!("session for profile '{profile}' as {who} {end}"));
+    let end = session::describe_end(obtained.session.expiration, Timestamp::now());
+    let verb = if obtained.reused {
+        "reusing the cached session"
+    } else {
+        "session"
+    };
+    crate::say(&format!(
+        "{verb} for profile '{}' as {who} {end}",
+        obtained.profile
+    ));
 }

@@ -224,7 +224,7 @@ mod tests {
 #   Invoke-Expression (& mfa-session init powershell | Out-String)
 # Then: mfa 123456 PROFILE, mfa PROFILE (asks for the code), mfa --clear
 function mfa {
-    $passthrough = @('init', 'completions', 'help')
+    $passthrough = @('init', 'completions', 'status', 'credential-process', 'exec', 'forget', 'help')
     if (($args.Count -gt 0 -and $passthrough -contains $args[0]) -or
         ($args | Where-Object { $_ -in '-h', '--help', '-V', '--version' })) {
         & mfa-session @args
@@ -247,7 +247,7 @@ function mfa {
         let text = wrapper(Shell::Cmd, "mfa");
         assert!(text.starts_with("@echo off\r\n") || text.starts_with("@echo off\n"));
         assert!(text.contains(
-            "for %%A in (init completions help -h --help -V --version) do if /i \"%~1\"==\"%%A\" (mfa-session %* & exit /b)\n"
+            "for %%A in (init completions status credential-process exec forget help -h --help -V --version) do if /i \"%~1\"==\"%%A\" (mfa-session %* & exit /b)\n"
         ));
         assert!(text.contains("mfa-session --shell cmd %* > \"%MFA_SESSION_SCRIPT%\"\n"));
         assert!(
@@ -263,7 +263,7 @@ function mfa {
         assert!(text.contains("aws_mfa() {\n"));
         assert!(text.contains("command mfa-session --shell zsh \"$@\""));
         assert!(
-            text.contains("        init|completions|help) command mfa-session \"$@\"; return ;;\n")
+            text.contains("        init|completions|status|credential-process|exec|forget|help) command mfa-session \"$@\"; return ;;\n")
         );
         assert!(text.contains("~/.zshrc"));
     }

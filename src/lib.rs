@@ -6,8 +6,11 @@
 //! rendering above all) with values AWS would never send.
 
 pub mod aws;
+pub mod cache;
 pub mod cli;
+pub mod credentials_file;
 pub mod error;
+pub mod exec;
 pub mod get;
 pub mod init;
 pub mod input;
@@ -15,6 +18,7 @@ pub mod profile;
 pub mod prompt;
 pub mod session;
 pub mod shell;
+pub mod status;
 
 use std::io::Write;
 

@@ -11,7 +11,7 @@ use clap::Parser;
 
 use mfa_session::cli::{Cli, Command};
 use mfa_session::error::{Exit, Report};
-use mfa_session::{get, init, profile, say};
+use mfa_session::{exec, get, init, profile, say, status};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -26,6 +26,10 @@ fn main() -> ExitCode {
         None => get::run(&cli.get),
         Some(Command::Init(args)) => init::run(args),
         Some(Command::Completions(args)) => Ok(init::completions(args.shell)),
+        Some(Command::Status(args)) => status::status(args),
+        Some(Command::Forget(args)) => status::forget(args),
+        Some(Command::CredentialProcess(args)) => get::credential_process(&args.session),
+        Some(Command::Exec(args)) => exec::run(args),
     };
     match result {
         Ok(output) => print_output(&output),

@@ -82,6 +82,10 @@ impl Script {
         self
     }
 
+    pub fn ops(&self) -> &[Op] {
+        &self.ops
+    }
+
     /// The script as code for `shell`. Fails only for cmd, which cannot carry
     /// every value (see [`cmd_line`]).
     pub fn render(&self, shell: Shell) -> Result<String> {

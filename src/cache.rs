@@ -1,0 +1,506 @@
+//! Sessions and MFA devices kept across terminals.
+//!
+//! One directory (mode 0700) under the user's cache directory, or
+//! `MFA_SESSION_CACHE_DIR`, holds one JSON file (mode 0600) per session and
+//! one per remembered device. A file is named after a SHA-256 of what it
+//! belongs to, so a different profile, long-term key, MFA device or endpoint
+//! never gets another's session; the same fields are stored inside and
+//! checked on every read, so a foreign or hand-edited file is never used.
+//!
+//! Writes go to a temporary file in the same directory that is then renamed
+//! over the old one: a reader sees the old file or the new one, never half of
+//! either, however many terminals run at once. A file that cannot be read or
+//! parsed is reported as a warning and replaced by the next write; it never
+//! stops the tool.
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::Failure;
+use crate::profile::io_reason;
+use crate::session::Session;
+
+const FORMAT: u32 = 1;
+
+/// What a cached session or a remembered device belongs to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Owner {
+    pub profile: String,
+    /// The long-term access key id (not secret; the secret is never stored).
+    pub access_key_id: String,
+    /// The endpoint the session came from ("" for AWS's own).
+    pub endpoint: String,
+}
+
+/// A session in the cache, with what it belongs to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CachedSession {
+    pub owner: Owner,
+    pub serial: String,
+    pub user_name: Option<String>,
+    pub session: Session,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SessionFile {
+    format: u32,
+    #[serde(flatten)]
+    owner: Owner,
+    serial: String,
+    user_name: Option<String>,
+    access_key_id_session: String,
+    secret_access_key: String,
+    session_token: String,
+    expiration: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct DeviceFile {
+    format: u32,
+    #[serde(flatten)]
+    owner: Owner,
+    serial: String,
+    user_name: Option<String>,
+}
+
+/// A remembered MFA device.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RememberedDevice {
+    pub serial: String,
+    pub user_name: Option<String>,
+}
+
+pub struct SessionCache {
+    dir: PathBuf,
+}
+
+impl SessionCache {
+    /// `MFA_SESSION_CACHE_DIR`, else `mfa-session` in the platform's cache
+    /// directory (`$XDG_CACHE_HOME` or `~/.cache` on Linux).
+    pub fn locate() -> Result<SessionCache> {
+        if let Some(dir) = std::env::var_os("MFA_SESSION_CACHE_DIR").filter(|d| !d.is_empty()) {
+            return Ok(SessionCache { dir: dir.into() });
+        }
+        match dirs::cache_dir() {
+            Some(base) => Ok(SessionCache {
+                dir: base.join("mfa-session"),
+            }),
+            None => Err(
+                Failure::new("cannot find a cache directory (HOME is not set)")
+                    .hint("set MFA_SESSION_CACHE_DIR, or pass --no-cache")
+                    .into(),
+            ),
+        }
+    }
+
+    pub fn at(dir: impl Into<PathBuf>) -> SessionCache {
+        SessionCache { dir: dir.into() }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn session_path(&self, owner: &Owner, serial: &str) -> PathBuf {
+        self.dir.join(format!(
+            "session-{}-{}.json",
+            file_safe(&owner.profile),
+            digest(owner, Some(serial))
+        ))
+    }
+
+    fn device_path(&self, owner: &Owner) -> PathBuf {
+        self.dir.join(format!(
+            "device-{}-{}.json",
+            file_safe(&owner.profile),
+            digest(owner, None)
+        ))
+    }
+
+    /// The cached session for `owner` and `serial`, if there is a readable one.
+    pub fn session(&self, owner: &Owner, serial: &str) -> Option<CachedSession> {
+        let path = self.session_path(owner, serial);
+        let cached = read_json::<SessionFile>(&path).and_then(|file| {
+            let cached = file
+                .into_cached()
+                .ok_or("it is not a session file of this version")?;
+            if cached.owner != *owner || cached.serial != serial {
+                return Err("it belongs to another profile, key or device".into());
+            }
+            Ok(cached)
+        });
+        match cached {
+            Ok(cached) => Some(cached),
+            Err(Miss::Absent) => None,
+            Err(Miss::Bad(reason)) => {
+                warn(&path, &reason);
+                None
+            }
+        }
+    }
+
+    pub fn store_session(&self, cached: &CachedSession) -> Result<()> {
+        let file = SessionFile {
+            format: FORMAT,
+            owner: cached.owner.clone(),
+            serial: cached.serial.clone(),
+            user_name: cached.user_name.clone(),
+            access_key_id_session: cached.session.access_key_id.clone(),
+            secret_access_key: cached.session.secret_access_key.clone(),
+            session_token: cached.session.session_token.clone(),
+            expiration: cached.session.expiration_rfc3339(),
+        };
+        self.write_json(&self.session_path(&cached.owner, &cached.serial), &file)
+    }
+
+    pub fn device(&self, owner: &Owner) -> Option<RememberedDevice> {
+        let path = self.device_path(owner);
+        let device = read_json::<DeviceFile>(&path).and_then(|file| {
+            if file.format != FORMAT || file.owner != *owner {
+                return Err("it belongs to another profile or key".into());
+            }
+            Ok(RememberedDevice {
+                serial: file.serial,
+                user_name: file.user_name,
+            })
+        });
+        match device {
+            Ok(device) => Some(device),
+            Err(Miss::Absent) => None,
+            Err(Miss::Bad(reason)) => {
+                warn(&path, &reason);
+                None
+            }
+        }
+    }
+
+    pub fn remember_device(&self, owner: &Owner, device: &RememberedDevice) -> Result<()> {
+        let file = DeviceFile {
+            format: FORMAT,
+            owner: owner.clone(),
+            serial: device.serial.clone(),
+            user_name: device.user_name.clone(),
+        };
+        self.write_json(&self.device_path(owner), &file)
+    }
+
+    pub fn forget_device(&self, owner: &Owner) {
+        let _ = fs::remove_file(self.device_path(owner));
+    }
+
+    /// Every readable cached session (for `status`), oldest expiry first.
+    pub fn sessions(&self) -> Vec<CachedSession> {
+        let mut sessions: Vec<CachedSession> = self
+            .files("session-")
+            .into_iter()
+            .filter_map(|path| read_json::<SessionFile>(&path).ok())
+            .filter_map(SessionFile::into_cached)
+            .collect();
+        sessions.sort_by(|a, b| {
+            (a.owner.profile.as_str(), a.session.expiration)
+                .cmp(&(b.owner.profile.as_str(), b.session.expiration))
+        });
+        sessions
+    }
+
+    /// Deletes the sessions and remembered devices of `profile`, or all of
+    /// them; returns how many files went.
+    pub fn forget(&self, profile: Option<&str>) -> Result<usize> {
+        let mut removed = 0;
+        let mut files = self.files("session-");
+        files.extend(self.files("device-"));
+        for path in files {
+            let matches = match profile {
+                None => true,
+                Some(profile) => read_json::<serde_json::Value>(&path)
+                    .ok()
+                    .is_some_and(|v| v["profile"].as_str() == Some(profile)),
+            };
+            if matches {
+                match fs::remove_file(&path) {
+                    Ok(()) => removed += 1,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => {
+                        return Err(Failure::new(format!(
+                            "cannot delete {}: {}",
+                            path.display(),
+                            io_reason(&e)
+                        ))
+                        .into());
+                    }
+                }
+            }
+        }
+        Ok(removed)
+    }
+
+    fn files(&self, prefix: &str) -> Vec<PathBuf> {
+        let Ok(entries) = fs::read_dir(&self.dir) else {
+            return Vec::new();
+        };
+        let mut files: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with(prefix) && n.ends_with(".json"))
+            })
+            .collect();
+        files.sort();
+        files
+    }
+
+    /// Writes `value` as JSON through a temporary file and a rename.
+    fn write_json<T: Serialize>(&self, path: &Path, value: &T) -> Result<()> {
+        self.ensure_dir()?;
+        let fail = |e: io::Error| -> anyhow::Error {
+            Failure::new(format!(
+                "cannot write {}: {}",
+                path.display(),
+                io_reason(&e)
+            ))
+            .hint("pass --no-cache, or set MFA_SESSION_CACHE_DIR to a writable directory")
+            .into()
+        };
+        // tempfile creates the file with mode 0600 on Unix.
+        let mut temp = tempfile::Builder::new()
+            .prefix(".tmp-")
+            .tempfile_in(&self.dir)
+            .map_err(fail)?;
+        let text = serde_json::to_string_pretty(value).map_err(|e| fail(io::Error::other(e)))?;
+        temp.write_all(text.as_bytes()).map_err(fail)?;
+        temp.write_all(b"\n").map_err(fail)?;
+        temp.as_file().sync_all().map_err(fail)?;
+        temp.persist(path).map_err(|e| fail(e.error))?;
+        Ok(())
+    }
+
+    /// Creates the directory with mode 0700, and tightens it when it exists.
+    fn ensure_dir(&self) -> Result<()> {
+        let fail = |e: io::Error| -> anyhow::Error {
+            Failure::new(format!(
+                "cannot create {}: {}",
+                self.dir.display(),
+                io_reason(&e)
+            ))
+            .hint("pass --no-cache, or set MFA_SESSION_CACHE_DIR to a writable directory")
+            .into()
+        };
+        let mut builder = fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+            builder.mode(0o700);
+            builder.create(&self.dir).map_err(fail)?;
+            let mode = fs::metadata(&self.dir).map_err(fail)?.permissions().mode();
+            if mode & 0o077 != 0 {
+                fs::set_permissions(&self.dir, fs::Permissions::from_mode(0o700)).map_err(fail)?;
+            }
+        }
+        #[cfg(not(unix))]
+        builder.create(&self.dir).map_err(fail)?;
+        Ok(())
+    }
+}
+
+impl SessionFile {
+    fn into_cached(self) -> Option<CachedSession> {
+        if self.format != FORMAT {
+            return None;
+        }
+        let expiration: Timestamp = self.expiration.parse().ok()?;
+        Some(CachedSession {
+            owner: self.owner,
+            serial: self.serial,
+            user_name: self.user_name,
+            session: Session {
+                access_key_id: self.access_key_id_session,
+                secret_access_key: self.secret_access_key,
+                session_token: self.session_token,
+                expiration,
+            },
+        })
+    }
+}
+
+enum Miss {
+    Absent,
+    Bad(String),
+}
+
+impl From<&str> for Miss {
+    fn from(reason: &str) -> Miss {
+        Miss::Bad(reason.to_owned())
+    }
+}
+
+fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, Miss> {
+    let bytes = match fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(Miss::Absent),
+        Err(e) => return Err(Miss::Bad(io_reason(&e))),
+    };
+    serde_json::from_slice(&bytes).map_err(|e| Miss::Bad(format!("it is not valid ({e})")))
+}
+
+fn warn(path: &Path, reason: &str) {
+    crate::say(&format!(
+        "warning: ignoring the cache file {}: {reason}; it will be replaced",
+        path.display()
+    ));
+}
+
+/// A profile name as a readable part of a file name.
+fn file_safe(profile: &str) -> String {
+    let safe: String = profile
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(40)
+        .collect();
+    if safe.is_empty() {
+        "_".to_owned()
+    } else {
+        safe
+    }
+}
+
+/// The first 16 hex digits of a SHA-256 over the owner (and device), each
+/// field length-prefixed so that no two different tuples collide by
+/// concatenation.
+fn digest(owner: &Owner, serial: Option<&str>) -> String {
+    let mut hasher = Sha256::new();
+    for field in [
+        owner.profile.as_str(),
+        owner.access_key_id.as_str(),
+        owner.endpoint.as_str(),
+        serial.unwrap_or("\u{0}no device"),
+    ] {
+        hasher.update((field.len() as u64).to_le_bytes());
+        hasher.update(field.as_bytes());
+    }
+    hasher
+        .finalize()
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn owner(profile: &str) -> Owner {
+        Owner {
+            profile: profile.to_owned(),
+            access_key_id: "AKIAEXAMPLE".to_owned(),
+            endpoint: String::new(),
+        }
+    }
+
+    fn cached(profile: &str, serial: &str) -> CachedSession {
+        CachedSession {
+            owner: owner(profile),
+            serial: serial.to_owned(),
+            user_name: Some("alice".to_owned()),
+            session: Session {
+                access_key_id: "ASIAEXAMPLE".to_owned(),
+                secret_access_key: "secret".to_owned(),
+                session_token: "token".to_owned(),
+                expiration: "2099-01-01T00:00:00Z".parse().unwrap(),
+            },
+        }
+    }
+
+    #[test]
+    fn round_trip_and_isolation() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = SessionCache::at(dir.path().join("c"));
+        let entry = cached("work", "arn:aws:iam::1:mfa/a");
+        cache.store_session(&entry).unwrap();
+        assert_eq!(
+            cache.session(&owner("work"), "arn:aws:iam::1:mfa/a"),
+            Some(entry.clone())
+        );
+        assert_eq!(cache.session(&owner("work"), "arn:aws:iam::1:mfa/b"), None);
+        assert_eq!(cache.session(&owner("other"), "arn:aws:iam::1:mfa/a"), None);
+        let mut other_key = owner("work");
+        other_key.access_key_id = "AKIAOTHER".to_owned();
+        assert_eq!(cache.session(&other_key, "arn:aws:iam::1:mfa/a"), None);
+        assert_eq!(cache.sessions(), vec![entry]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn modes() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let cache = SessionCache::at(dir.path().join("c"));
+        cache.store_session(&cached("work", "s")).unwrap();
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(cache.dir()), 0o700);
+        for file in cache.files("session-") {
+            assert_eq!(mode(&file), 0o600);
+        }
+    }
+
+    #[test]
+    fn a_file_copied_under_another_name_is_not_used() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = SessionCache::at(dir.path());
+        cache.store_session(&cached("work", "s")).unwrap();
+        let from = cache.session_path(&owner("work"), "s");
+        let to = cache.session_path(&owner("prod"), "s");
+        fs::copy(from, to).unwrap();
+        assert_eq!(cache.session(&owner("prod"), "s"), None);
+    }
+
+    #[test]
+    fn devices_and_forgetting() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = SessionCache::at(dir.path());
+        let device = RememberedDevice {
+            serial: "arn:aws:iam::1:mfa/a".to_owned(),
+            user_name: None,
+        };
+        cache.remember_device(&owner("work"), &device).unwrap();
+        cache.remember_device(&owner("prod"), &device).unwrap();
+        cache.store_session(&cached("work", "s")).unwrap();
+        assert_eq!(cache.device(&owner("work")), Some(device.clone()));
+        assert_eq!(cache.forget(Some("work")).unwrap(), 2);
+        assert_eq!(cache.device(&owner("work")), None);
+        assert_eq!(cache.device(&owner("prod")), Some(device));
+        assert_eq!(cache.forget(None).unwrap(), 1);
+    }
+
+    #[test]
+    fn digests_differ_by_every_field() {
+        let base = owner("work");
+        let mut seen = std::collections::HashSet::new();
+        assert!(seen.insert(digest(&base, Some("s"))));
+        assert!(seen.insert(digest(&base, None)));
+        assert!(seen.insert(digest(&owner("work2"), Some("s"))));
+        let mut o = base.clone();
+        o.endpoint = "http://127.0.0.1:1".to_owned();
+        assert!(seen.insert(digest(&o, Some("s"))));
+        // Concatenation does not collide.
+        assert_ne!(
+            digest(&owner("ab"), Some("c")),
+            digest(&owner("a"), Some("bc"))
+        );
+    }
+}

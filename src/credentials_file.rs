@@ -1,0 +1,281 @@
+//! `--write-profile NAME`: the session written into section `[NAME]` of the
+//! shared credentials file, for tools that read only that file.
+//!
+//! The file is edited as text, not parsed and re-serialised: every other
+//! section, comment, blank line and line ending stays byte for byte as it
+//! was. Inside `[NAME]`, only the keys this tool owns are replaced; other
+//! lines stay. A section that holds a long-term key is never overwritten.
+//! The new file replaces the old one by rename (mode 0600), so a reader never
+//! sees half of it.
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+
+use anyhow::Result;
+
+use crate::error::Failure;
+use crate::get::Obtained;
+use crate::profile::{ProfileFiles, io_reason};
+
+/// The keys this tool writes, and removes when they are stale.
+const OWNED: [&str; 5] = [
+    "aws_access_key_id",
+    "aws_secret_access_key",
+    "aws_session_token",
+    "aws_security_token",
+    "expiration",
+];
+
+pub fn check_section_name(name: &str) -> Result<()> {
+    let bad =
+        name.is_empty() || name.trim() != name || name.contains(['[', ']', '\n', '\r', '#', ';']);
+    if bad {
+        return Err(Failure::usage(format!(
+            "--write-profile: '{name}' is not a usable profile name"
+        ))
+        .hint("use letters, digits, '-', '_' or '.', e.g. --write-profile work-mfa")
+        .into());
+    }
+    Ok(())
+}
+
+/// Writes the session into `[section]`; returns the file's path.
+pub fn write_session(section: &str, obtained: &Obtained) -> Result<PathBuf> {
+    if section == obtained.profile {
+        return Err(Failure::new(format!(
+            "--write-profile {section} would overwrite the long-term key of profile '{section}'"
+        ))
+        .hint(
+            "write the session to another profile, e.g. --write-profile {section}-mfa"
+                .replace("{section}", section),
+        )
+        .into());
+    }
+    let path = ProfileFiles::locate()?.credentials;
+    let text = match std::fs::read(&path) {
+        Ok(bytes) => String::from_utf8(bytes).map_err(|_| {
+            Failure::new(format!(
+                "cannot update {}: it is not UTF-8 text",
+                path.display()
+            ))
+        })?,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),
+        Err(e) => {
+            return Err(
+                Failure::new(format!("cannot read {}: {}", path.display(), io_reason(&e))).into(),
+            );
+        }
+    };
+    let s = &obtained.session;
+    let values = [
+        ("aws_access_key_id", s.access_key_id.as_str()),
+        ("aws_secret_access_key", s.secret_access_key.as_str()),
+        ("aws_session_token", s.session_token.as_str()),
+        ("expiration", &s.expiration_rfc3339()),
+    ]
+    .map(|(k, v)| (k, v.to_owned()));
+    let updated = with_section(&text, section, &values).map_err(|reason| {
+        Failure::new(format!(
+            "will not write [{section}] in {}: {reason}",
+            path.display()
+        ))
+        .hint("choose another name for --write-profile")
+    })?;
+    write_atomically(&path, &updated)?;
+    Ok(path)
+}
+
+fn write_atomically(path: &std::path::Path, text: &str) -> Result<()> {
+    let fail = |e: io::Error| -> anyhow::Error {
+        Failure::new(format!(
+            "cannot write {}: {}",
+            path.display(),
+            io_reason(&e)
+        ))
+        .into()
+    };
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    std::fs::create_dir_all(dir).map_err(fail)?;
+    // tempfile creates the file with mode 0600 on Unix.
+    let mut temp = tempfile::Builder::new()
+        .prefix(".credentials-")
+        .tempfile_in(dir)
+        .map_err(fail)?;
+    temp.write_all(text.as_bytes()).map_err(fail)?;
+    temp.as_file().sync_all().map_err(fail)?;
+    temp.persist(path).map_err(|e| fail(e.error))?;
+    Ok(())
+}
+
+/// The key of a `key = value` line, lowercased, if the line is one.
+fn property_key(line: &str) -> Option<String> {
+    if line.starts_with([' ', '\t']) {
+        return None;
+    }
+    let trimmed = line.trim();
+    if trimmed.starts_with(['#', ';', '[']) {
+        return None;
+    }
+    trimmed
+        .split_once('=')
+        .map(|(k, _)| k.trim().to_ascii_lowercase())
+}
+
+fn header_name(line: &str) -> Option<&str> {
+    let rest = line.trim().strip_prefix('[')?;
+    let end = rest.find(']')?;
+    Some(rest[..end].trim())
+}
+
+/// `text` with `values` set in `[section]`: pure, so that it can be tested
+/// byte for byte.
+pub fn with_section(
+    text: &str,
+    section: &str,
+    values: &[(&str, String)],
+) -> Result<String, String> {
+    let newline = if text.contains("\r\n") { "\r\n" } else { "\n" };
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let start = lines.iter().position(|l| header_name(l) == Some(section));
+    let Some(start) = start else {
+        let mut out = text.to_owned();
+        if !out.is_empty() {
+            if !out.ends_with('\n') {
+                out.push_str(newline);
+            }
+            out.push_str(newline);
+        }
+        out.push_str(&format!("[{section}]{newline}"));
+        for (key, value) in values {
+            out.push_str(&format!("{key} = {value}{newline}"));
+        }
+        return Ok(out);
+    };
+    let end = lines[start + 1..]
+        .iter()
+        .position(|l| header_name(l).is_some())
+        .map_or(lines.len(), |i| start + 1 + i);
+    let body = &lines[start + 1..end];
+    let keys: Vec<String> = body.iter().filter_map(|l| property_key(l)).collect();
+    let has = |k: &str| keys.iter().any(|key| key == k);
+    if has("aws_access_key_id") && !has("aws_session_token") && !has("aws_security_token") {
+        return Err("it holds a long-term access key".to_owned());
+    }
+
+    let mut out = String::with_capacity(text.len() + 512);
+    for line in &lines[..=start] {
+        out.push_str(line);
+    }
+    if !out.ends_with('\n') {
+        out.push_str(newline);
+    }
+    // Keys that are not in the section yet go right after the header.
+    for (key, value) in values {
+        if !has(key) {
+            out.push_str(&format!("{key} = {value}{newline}"));
+        }
+    }
+    let mut written: Vec<&str> = Vec::new();
+    let mut skipping_continuation = false;
+    for line in body {
+        if skipping_continuation && line.starts_with([' ', '\t']) && !line.trim().is_empty() {
+            continue;
+        }
+        skipping_continuation = false;
+        match property_key(line) {
+            Some(key) if OWNED.contains(&key.as_str()) => {
+                skipping_continuation = true;
+                // The first occurrence is replaced in place; repeats and
+                // stale keys this write does not set are dropped.
+                if let Some((k, v)) = values.iter().find(|(k, _)| *k == key) {
+                    if !written.contains(k) {
+                        written.push(k);
+                        let eol = if line.ends_with('\n') { newline } else { "" };
+                        out.push_str(&format!("{k} = {v}{eol}"));
+                    }
+                }
+            }
+            _ => out.push_str(line),
+        }
+    }
+    for line in &lines[end..] {
+        out.push_str(line);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(tag: &str) -> Vec<(&'static str, String)> {
+        vec![
+            ("aws_access_key_id", format!("ASIA{tag}")),
+            ("aws_secret_access_key", format!("secret{tag}")),
+            ("aws_session_token", format!("token{tag}")),
+            ("expiration", "2099-01-01T00:00:00Z".to_owned()),
+        ]
+    }
+
+    const FILE: &str = "# my keys\n[default]\naws_access_key_id = AKIA1\naws_secret_access_key = s1\n\n\
+                        ; prod\n[prod]   # comment\naws_access_key_id=AKIA2\naws_secret_access_key=s2\n";
+
+    #[test]
+    fn appends_a_new_section_and_keeps_everything_else() {
+        let out = with_section(FILE, "work-mfa", &values("X")).unwrap();
+        assert!(out.starts_with(FILE));
+        assert_eq!(
+            &out[FILE.len()..],
+            "\n[work-mfa]\naws_access_key_id = ASIAX\naws_secret_access_key = secretX\n\
+             aws_session_token = tokenX\nexpiration = 2099-01-01T00:00:00Z\n"
+        );
+        assert_eq!(
+            with_section("", "a", &values("X")).unwrap().lines().next(),
+            Some("[a]")
+        );
+        let no_newline = with_section("[x]\nk = v", "a", &values("X")).unwrap();
+        assert!(no_newline.starts_with("[x]\nk = v\n\n[a]\n"));
+    }
+
+    #[test]
+    fn replaces_its_own_keys_in_place() {
+        let first = with_section(FILE, "mid", &values("A")).unwrap();
+        let text = format!("{first}[after]\nregion = x\n");
+        let second = with_section(&text, "mid", &values("B")).unwrap();
+        let expected = text
+            .replace("ASIAA", "ASIAB")
+            .replace("secretA", "secretB")
+            .replace("tokenA", "tokenB");
+        assert_eq!(second, expected);
+    }
+
+    #[test]
+    fn keeps_other_lines_of_the_section_and_drops_stale_keys() {
+        let text = "[s]\r\nregion = eu\r\naws_session_token = old\r\naws_security_token = old\r\n\
+                    aws_session_token = dup\r\n[t]\r\nx = 1\r\n";
+        let out = with_section(text, "s", &values("C")).unwrap();
+        assert_eq!(
+            out,
+            "[s]\r\naws_access_key_id = ASIAC\r\naws_secret_access_key = secretC\r\n\
+             expiration = 2099-01-01T00:00:00Z\r\nregion = eu\r\naws_session_token = tokenC\r\n[t]\r\nx = 1\r\n"
+        );
+    }
+
+    #[test]
+    fn refuses_a_section_with_a_long_term_key() {
+        let err = with_section(FILE, "prod", &values("X")).unwrap_err();
+        assert_eq!(err, "it holds a long-term access key");
+        assert!(with_section(FILE, "default", &values("X")).is_err());
+    }
+
+    #[test]
+    fn section_names() {
+        assert!(check_section_name("work-mfa").is_ok());
+        for bad in ["", " a", "a]", "[a", "a\nb", "a#b"] {
+            assert!(check_section_name(bad).is_err(), "{bad:?}");
+        }
+    }
+}
