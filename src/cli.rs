@@ -193,6 +193,11 @@ pub struct GetArgs {
     #[arg(value_name = "PROFILE")]
     pub second: Option<String>,
 
+    /// More positionals than CODE and PROFILE, caught here so that the error
+    /// says so (clap would take the third for a subcommand name)
+    #[arg(value_name = "EXTRA", hide = true)]
+    pub extra: Vec<String>,
+
     #[command(flatten)]
     pub session: SessionArgs,
 
@@ -221,9 +226,12 @@ mod tests {
     }
 
     #[test]
-    fn a_third_positional_is_a_usage_error() {
-        let err = Cli::try_parse_from(["mfa-session", "123456", "work", "extra"]).unwrap_err();
-        assert_eq!(err.exit_code(), 2);
+    fn a_third_positional_is_caught_for_a_clear_error() {
+        let cli = Cli::try_parse_from(["mfa-session", "123456", "work", "extra"]).unwrap();
+        assert_eq!(cli.get.extra, ["extra"]);
+        let err =
+            crate::input::sort_positionals(&["1".into(), "w".into(), "x".into()]).unwrap_err();
+        assert!(err.to_string().starts_with("too many arguments"));
     }
 
     #[test]

@@ -190,12 +190,11 @@ pub fn with_section(
                 skipping_continuation = true;
                 // The first occurrence is replaced in place; repeats and
                 // stale keys this write does not set are dropped.
-                if let Some((k, v)) = values.iter().find(|(k, _)| *k == key) {
-                    if !written.contains(k) {
-                        written.push(k);
-                        let eol = if line.ends_with('\n') { newline } else { "" };
-                        out.push_str(&format!("{k} = {v}{eol}"));
-                    }
+                let value = values.iter().find(|(k, _)| *k == key);
+                if let Some((k, v)) = value.filter(|(k, _)| !written.contains(k)) {
+                    written.push(k);
+                    let eol = if line.ends_with('\n') { newline } else { "" };
+                    out.push_str(&format!("{k} = {v}{eol}"));
                 }
             }
             _ => out.push_str(line),

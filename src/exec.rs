@@ -20,14 +20,19 @@ use crate::shell::Op;
 const REMOVED: [&str; 2] = ["AWS_PROFILE", "AWS_DEFAULT_PROFILE"];
 
 pub fn run(args: &ExecArgs) -> Result<String> {
-    let obtained = obtain(&positionals(&args.first, &args.second), &args.session)?;
-    if !args.session.quiet {
-        announce(&obtained);
-    }
     let (program, rest) = args
         .command
         .split_first()
         .ok_or_else(|| Failure::usage("exec needs a command after --"))?;
+    // Before any code is asked for: a typo in the command should not cost
+    // an MFA code.
+    if find_program(program).is_none() {
+        return Err(cannot_run(program, &std::io::ErrorKind::NotFound.into()).into());
+    }
+    let obtained = obtain(&positionals(&args.first, &args.second), &args.session)?;
+    if !args.session.quiet {
+        announce(&obtained);
+    }
     let mut command = Command::new(program);
     command.args(rest);
     for name in VARIABLES.iter().chain(REMOVED.iter()) {
@@ -61,6 +66,18 @@ fn run_command(mut command: Command, program: &OsString) -> anyhow::Error {
         Ok(status) => std::process::exit(status.code().unwrap_or(1)),
         Err(err) => cannot_run(program, &err).into(),
     }
+}
+
+/// Where `program` would be found, as execvp looks for it.
+fn find_program(program: &OsString) -> Option<std::path::PathBuf> {
+    let path = std::path::Path::new(program);
+    if path.components().count() > 1 {
+        return path.is_file().then(|| path.to_path_buf());
+    }
+    let dirs = std::env::var_os("PATH")?;
+    std::env::split_paths(&dirs)
+        .map(|dir| dir.join(program))
+        .find(|candidate| candidate.is_file())
 }
 
 fn cannot_run(program: &OsString, err: &std::io::Error) -> Failure {

@@ -55,7 +55,8 @@ pub fn run(args: &GetArgs) -> Result<String> {
     if args.clear {
         return session::clear_script().render(shell);
     }
-    let positionals = positionals(&args.first, &args.second);
+    let mut positionals = positionals(&args.first, &args.second);
+    positionals.extend(args.extra.iter().cloned());
     if let Some(section) = &args.write_profile {
         crate::credentials_file::check_section_name(section)?;
         let obtained = obtain(&positionals, &args.session)?;
@@ -149,19 +150,21 @@ pub fn obtain(positionals: &[String], args: &SessionArgs) -> Result<Obtained> {
         .or_else(|| remembered.as_ref().map(|d| d.serial.clone()));
     let known_user = remembered.as_ref().and_then(|d| d.user_name.clone());
 
-    if let (Some(cache), Some(serial), false) = (&cache, &known_serial, args.force) {
-        if let Some(hit) = cache.session(&owner, serial) {
-            let left = hit.session.expiration.as_second() - Timestamp::now().as_second();
-            if left > request.min_remaining.as_secs() as i64 {
-                return Ok(Obtained {
-                    profile: profile.name.clone(),
-                    serial: hit.serial,
-                    user_name: hit.user_name,
-                    session: hit.session,
-                    reused: true,
-                    region: connection.region.clone(),
-                });
-            }
+    let hit = match (&cache, &known_serial, args.force) {
+        (Some(cache), Some(serial), false) => cache.session(&owner, serial),
+        _ => None,
+    };
+    if let Some(hit) = hit {
+        let left = hit.session.expiration.as_second() - Timestamp::now().as_second();
+        if left > request.min_remaining.as_secs() as i64 {
+            return Ok(Obtained {
+                profile: profile.name.clone(),
+                serial: hit.serial,
+                user_name: hit.user_name,
+                session: hit.session,
+                reused: true,
+                region: connection.region.clone(),
+            });
         }
     }
 

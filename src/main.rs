@@ -16,10 +16,17 @@ use mfa_session::{exec, get, init, profile, say, status};
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(err) => {
+        Err(err) if !err.use_stderr() => {
             // --help and --version are "errors" to clap; they go to stdout.
             let _ = err.print();
-            return ExitCode::from(err.exit_code().clamp(0, 255) as u8);
+            return Exit::Success.into();
+        }
+        Err(err) => {
+            let (line, hint) = usage_error(&err);
+            let mut stderr = io::stderr().lock();
+            let _ = writeln!(stderr, "mfa-session: {line}");
+            let _ = writeln!(stderr, "hint: {hint}");
+            return Exit::Usage.into();
         }
     };
     let result = match &cli.command {
@@ -43,6 +50,34 @@ fn main() -> ExitCode {
             report.exit.into()
         }
     }
+}
+
+/// clap's usage error as one line and a hint: its own text is several lines
+/// (message, usage, "for more information"), and every failure of this tool
+/// is one line.
+fn usage_error(err: &clap::Error) -> (String, String) {
+    let text = err.render().to_string();
+    let mut message = Vec::new();
+    let mut usage: Option<String> = None;
+    let mut in_usage = false;
+    for raw in text.lines().filter(|l| !l.trim().is_empty()) {
+        let line = raw.trim();
+        if let Some(u) = line.strip_prefix("Usage: ") {
+            usage = Some(u.to_owned());
+            in_usage = true;
+        } else if in_usage && raw.starts_with(' ') {
+            // A second usage form, such as "mfa-session <COMMAND>".
+        } else if !line.starts_with("For more information") {
+            in_usage = false;
+            message.push(line.strip_prefix("error: ").unwrap_or(line));
+        }
+    }
+    let line = message.join(" ");
+    let hint = match usage {
+        Some(usage) => format!("usage: {usage} (see --help)"),
+        None => "see mfa-session --help".to_owned(),
+    };
+    (line, hint)
 }
 
 /// Writes the shell code in one go. A reader that went away (`| head -0`) is

@@ -3,5 +3,6 @@
 
 mod core;
 mod prompt;
+mod sessions;
 mod shells;
 mod support;

@@ -1,0 +1,451 @@
+//! Sessions that last: the cache, the remembered device, status,
+//! credential_process, exec and --write-profile, against the local endpoint,
+//! with moto's recorder counting the requests.
+
+use std::process::Command;
+
+use crate::need;
+use crate::support::*;
+
+fn count(moto: &Moto, user: &User) -> usize {
+    moto.requests_signed_by(&user.access_key_id).len()
+}
+
+fn cache_dir(sandbox: &Sandbox) -> std::path::PathBuf {
+    sandbox.path(".cache/mfa-session")
+}
+
+fn cache_files(sandbox: &Sandbox, prefix: &str) -> Vec<std::path::PathBuf> {
+    let mut files: Vec<_> = std::fs::read_dir(cache_dir(sandbox))
+        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    files.retain(|p| p.file_name().unwrap().to_str().unwrap().starts_with(prefix));
+    files.sort();
+    files
+}
+
+#[test]
+fn a_second_run_reuses_the_session_with_no_code_and_no_request() {
+    let moto = need!(moto());
+    let user = moto.user(1);
+    let sandbox = Sandbox::with_user(moto, &user, "work");
+    let first = sandbox.run(&["123456", "work"]);
+    first.success();
+    let after_first = count(moto, &user);
+    assert_eq!(
+        after_first, 4,
+        "moto needs discovery through GetCallerIdentity"
+    );
+
+    // No code, no terminal: only the cache can answer.
+    let second = sandbox.run(&["work"]);
+    second
+        .success()
+        .stderr_has("reusing the cached session for profile 'work'");
+    assert_eq!(second.stdout, first.stdout, "the same session");
+    assert_eq!(count(moto, &user), after_first, "no request");
+
+    // --force: a new session from the remembered device, one request.
+    let forced = sandbox.run(&["123456", "work", "--force"]);
+    forced.success().stderr_has("session for profile 'work'");
+    let requests = moto.requests_signed_by(&user.access_key_id);
+    assert_eq!(
+        requests.len(),
+        after_first + 1,
+        "a known device costs one request"
+    );
+    assert_eq!(requests.last().unwrap().action(), "GetSessionToken");
+
+    // --no-cache neither reads nor writes.
+    sandbox
+        .run(&["work", "--no-cache"])
+        .failure(1)
+        .stderr_has("no MFA code given");
+}
+
+#[test]
+fn a_session_with_too_little_left_is_not_reused() {
+    let moto = need!(moto());
+    let user = moto.user(1);
+    let sandbox = Sandbox::with_user(moto, &user, "work");
+    sandbox
+        .run(&["123456", "work", "--duration", "20m"])
+        .success();
+    // 20 minutes left is more than the default 15.
+    sandbox.run(&["work"]).success().stderr_has("reusing");
+    // But not more than 30.
+    sandbox
+        .run(&["work", "--min-remaining", "30m"])
+        .failure(1)
+        .stderr_has("no MFA code given");
+    let mut strict = Sandbox::with_user(moto, &user, "work");
+    strict.env = sandbox.env.clone();
+    strict.set("MFA_SESSION_MIN_REMAINING", "30m");
+    strict.run(&["work"]).failure(1);
+}
+
+#[test]
+fn profiles_and_devices_do_not_share_sessions() {
+    let moto = need!(moto());
+    let user = moto.user(2);
+    let sandbox = Sandbox::new(Some(moto));
+    let keys = format!(
+        "aws_access_key_id = {}\naws_secret_access_key = {}\n",
+        user.access_key_id, user.secret_access_key
+    );
+    sandbox.write(".aws/credentials", &format!("[a]\n{keys}[b]\n{keys}"));
+    sandbox
+        .run(&["123456", "a", "-s", &user.serials[0]])
+        .success();
+    sandbox
+        .run(&["a", "-s", &user.serials[0]])
+        .success()
+        .stderr_has("reusing");
+    // Same key, other profile: no session of a's.
+    sandbox.run(&["b", "-s", &user.serials[0]]).failure(1);
+    // Same profile, other device: none either.
+    sandbox.run(&["a", "-s", &user.serials[1]]).failure(1);
+}
+
+#[cfg(unix)]
+#[test]
+fn cache_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let moto = need!(moto());
+    let user = moto.user(1);
+    let sandbox = Sandbox::with_user(moto, &user, "work");
+    sandbox.run(&["123456", "work"]).success();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&cache_dir(&sandbox)), 0o700);
+    let files = cache_files(&sandbox, "");
+    assert_eq!(files.len(), 2, "one session, one device: {files:?}");
+    for file in files {
+        assert_eq!(mode(&file), 0o600, "{}", file.display());
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(
+            !text.contains(&user.secret_access_key),
+            "the long-term secret is never cached"
+        );
+    }
+}
+
+#[test]
+fn twenty_runs_at_once_leave_a_valid_cache() {
+    let moto = need!(moto());
+    let user = moto.user(1);
+    let sandbox = Sandbox::with_user(moto, &user, "work");
+    sandbox.write(
+        ".aws/config",
+        &format!("[profile work]\nmfa_serial = {}\n", user.serials[0]),
+    );
+    let children: Vec<_> = (0..20)
+        .map(|_| {
+            sandbox
+                .command(&["123456", "work", "--force", "-q"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 5);
+    }
+    let sessions = cache_files(&sandbox, "session-");
+    assert_eq!(sessions.len(), 1, "{sessions:?}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&sessions[0]).unwrap()).unwrap();
+    assert_eq!(json["profile"], "work");
+    assert!(
+        cache_files(&sandbox, ".tmp").is_empty(),
+        "no temporary files left"
+    );
+    let before = count(moto, &user);
+    sandbox.run(&["work"]).success().stderr_has("reusing");
+    assert_eq!(count(moto, &user), before);
+}
+
+#[test]
+fn a_corrupt_cache_file_is_survived_and_replaced() {
+    let moto = need!(moto());
+    let user = moto.user(1);
+    let sandbox = Sandbox::with_user(moto, &user, "work");
+    sandbox.run(&["123456", "work"]).success();
+    let session = cache_files(&sandbox, "session-").remove(0);
+    let device = cache_files(&sandbox, "device-").remove(0);
+    std::fs::write(&session, "{ not json").unwrap();
+    std::fs::write(&device, "\u{0}\u{1}garbage").unwrap();
+    let run = sandbox.run(&["123456", "work"]);
+    run.success()
+        .stderr_has("warning: ignoring the cache file")
+        .stderr_has("it will be replaced");
+    assert_eq!(run.stdout.lines().count(), 5);
+    sandbox.run(&["work"]).success().stderr_has("reusing");
+    assert!(
+        std::fs::read_to_string(&session)
+            .unwrap()
+            .contains("\"profile\": \"work\"")
+    );
+}
+
+#[test]
+fn forget_deletes_cached_sessions() {
+    let moto = need!(moto());
+    let user = moto.user(1);
+    let sandbox = Sandbox::with_user(moto, &user, "work");
+    sandbox.run(&["123456", "work"]).success();
+    let run = sandbox.run(&["forget", "work"]);
+    run.success()
+        .stderr_has("forgot 2 cached files for profile 'work'");
+    assert_eq!(run.stdout, "");
+    sandbox.run(&["work"]).failure(1);
+    sandbox.run(&["123456", "work"]).success();
+    sandbox
+        .run(&["forget", "--all"])
+        .success()
+        .stderr_has("forgot 2 cached files");
+    sandbox.run(&["forget"]).failure(2);
+}
+
+#[test]
+fn status_shows_sessions_without_secrets() {
+    let moto = need!(moto());
+    let user = moto.user(1);
+    let mut sandbox = Sandbox::with_user(moto, &user, "work");
+    let out = sandbox.run(&["123456", "work", "-q"]);
+    out.success();
+    let values = source_posix(&["sh"], "", &out.stdout, &VARS);
+    let values: Vec<String> = values.into_iter().map(Option::unwrap).collect();
+
+    let status = sandbox.run(&["status", "--json"]);
+    status.success();
+    for secret in [&values[0], &values[1], &values[2], &user.secret_access_key] {
+        assert!(
+            !status.stdout.contains(secret.as_str()),
+            "status shows a secret"
+        );
+    }
+    let json: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    assert!(json["environment"].is_null());
+    assert_eq!(json["cached"][0]["profile"], "work");
+    assert_eq!(json["cached"][0]["serial"], user.serials[0].as_str());
+    let left = json["cached"][0]["seconds_left"].as_i64().unwrap();
+    assert!(left > 11 * 3600, "{left}");
+
+    // The session in the environment is recognised as work's.
+    sandbox.set("AWS_ACCESS_KEY_ID", &values[0]);
+    sandbox.set("AWS_CREDENTIAL_EXPIRATION", &values[4]);
+    let json: serde_json::Value =
+        serde_json::from_str(&sandbox.run(&["status", "--json"]).stdout).unwrap();
+    assert_eq!(json["environment"]["profile"], "work");
+    assert_eq!(json["environment"]["expired"], false);
+    let human = sandbox.run(&["status"]);
+    human.success();
+    assert!(
+        human
+            .stdout
+            .starts_with("this shell: a session for profile 'work' until "),
+        "{}",
+        human.stdout
+    );
+    assert!(
+        human
+            .stdout
+            .contains(&format!("cached: profile 'work' ({})", user.serials[0]))
+    );
+}
+
+#[test]
+fn credential_process_serves_a_real_client() {
+    let moto = need!(moto());
+    let aws = need!(aws_cli());
+    let user = moto.user(1);
+    let sandbox = Sandbox::with_user(moto, &user, "work-long-term");
+    sandbox.write(
+        ".aws/config",
+        &format!(
+            "[profile work]\ncredential_process = {BIN} credential-process --profile work-long-term\nregion = us-east-1\n"
+        ),
+    );
+    let run_cli = |marker: &str| {
+        let mut cmd = Command::new(&aws);
+        cmd.args([
+            "iam",
+            "list-mfa-devices",
+            "--user-name",
+            marker,
+            "--profile",
+            "work",
+        ])
+        .env_clear();
+        for (k, v) in &sandbox.env {
+            cmd.env(k, v);
+        }
+        cmd.env("AWS_CONFIG_FILE", sandbox.path(".aws/config")).env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            sandbox.path(".aws/credentials"),
+        );
+        // setsid: no terminal, so a code cannot be asked for.
+        unsafe {
+            use std::os::unix::process::CommandExt;
+            cmd.pre_exec(|| {
+                libc::setsid();
+                Ok(())
+            });
+        }
+        cmd.output().unwrap()
+    };
+
+    // No cached session and no terminal: a clean failure the CLI reports.
+    let out = run_cli("nobody");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no MFA code given"));
+
+    // With the session cached (one run with a code), the CLI gets it.
+    let direct = sandbox.run(&[
+        "credential-process",
+        "--profile",
+        "work-long-term",
+        "--code",
+        "123456",
+    ]);
+    direct.success();
+    let json: serde_json::Value = serde_json::from_str(&direct.stdout).unwrap();
+    assert_eq!(json["Version"], 1);
+    let key = json["AccessKeyId"].as_str().unwrap().to_owned();
+    let token = json["SessionToken"].as_str().unwrap().to_owned();
+    assert!(json["Expiration"].as_str().unwrap().ends_with('Z'));
+    let marker = unique("cp");
+    run_cli(&marker);
+    let request = moto
+        .requests()
+        .into_iter()
+        .find(|r| r.params.get("UserName") == Some(&marker))
+        .expect("the CLI reached the endpoint");
+    assert_eq!(request.access_key_id.as_deref(), Some(key.as_str()));
+    assert_eq!(request.security_token.as_deref(), Some(token.as_str()));
+}
+
+#[test]
+fn exec_runs_a_command_with_the_session_and_passes_its_status() {
+    let moto = need!(moto());
+    let user = moto.user(1);
+    let mut sandbox = Sandbox::with_user(moto, &user, "work");
+    sandbox.set("AWS_PROFILE", "work");
+    sandbox.set("AWS_SESSION_TOKEN", "stale");
+    sandbox.set("KEPT", "yes");
+    let run = sandbox.run(&[
+        "exec",
+        "123456",
+        "work",
+        "--",
+        "sh",
+        "-c",
+        "printf '%s|%s|%s|%s|%s' \"$AWS_ACCESS_KEY_ID\" \"${AWS_PROFILE-unset}\" \"$AWS_SESSION_TOKEN\" \"$AWS_REGION\" \"$KEPT\"; exit 7",
+    ]);
+    assert_eq!(run.code, Some(7), "{run:#?}");
+    let fields: Vec<&str> = run.stdout.split('|').collect();
+    assert!(fields[0].len() >= 16, "{run:#?}");
+    assert_eq!(fields[1], "unset");
+    assert_ne!(fields[2], "stale");
+    assert_eq!(fields[3], "us-east-1");
+    assert_eq!(fields[4], "yes");
+    assert!(run.stderr.contains("session for profile 'work'"));
+
+    sandbox
+        .run(&["exec", "work", "--", "no-such-command-here"])
+        .failure(127)
+        .stderr_has("cannot run 'no-such-command-here': command not found");
+    sandbox.run(&["exec", "work"]).failure(2);
+}
+
+#[test]
+fn write_profile_keeps_the_rest_of_the_file_byte_for_byte() {
+    let moto = need!(moto());
+    let aws = need!(aws_cli());
+    let user = moto.user(1);
+    let sandbox = Sandbox::new(Some(moto));
+    let before = format!(
+        "# long-term keys; do not share\n[work]\naws_access_key_id = {}\naws_secret_access_key = {}\n\n\
+         ; another one\r\n[other]  # note\naws_access_key_id=AKIAOTHER\naws_secret_access_key=x\n",
+        user.access_key_id, user.secret_access_key
+    );
+    sandbox.write(".aws/credentials", &before);
+    let run = sandbox.run(&["123456", "work", "--write-profile", "work-mfa"]);
+    run.success().stderr_has("wrote it to [work-mfa] in ");
+    assert_eq!(run.stdout, "", "nothing to eval");
+    let after = std::fs::read_to_string(sandbox.path(".aws/credentials")).unwrap();
+    assert!(
+        after.starts_with(&before),
+        "the file changed outside the new section"
+    );
+    // The file has a CRLF line, so the new lines use CRLF too.
+    assert!(
+        after[before.len()..].starts_with("\r\n[work-mfa]\r\naws_access_key_id = "),
+        "{after:?}"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(sandbox.path(".aws/credentials"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    // Again: the section is updated in place, the rest stays.
+    sandbox
+        .run(&["work", "--write-profile", "work-mfa"])
+        .success();
+    let again = std::fs::read_to_string(sandbox.path(".aws/credentials")).unwrap();
+    assert!(again.starts_with(&before));
+    assert_eq!(again.matches("[work-mfa]").count(), 1);
+
+    // Sections with long-term keys are never overwritten.
+    sandbox
+        .run(&["work", "--write-profile", "other"])
+        .failure(1)
+        .stderr_has("will not write [other]")
+        .stderr_has("it holds a long-term access key");
+    sandbox.run(&["work", "--write-profile", "work"]).failure(1);
+    assert_eq!(
+        std::fs::read_to_string(sandbox.path(".aws/credentials")).unwrap(),
+        again
+    );
+
+    // A tool that reads only the credentials file uses the session.
+    let marker = unique("wp");
+    Command::new(&aws)
+        .args([
+            "iam",
+            "list-mfa-devices",
+            "--user-name",
+            &marker,
+            "--profile",
+            "work-mfa",
+        ])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", sandbox.dir.path())
+        .env("AWS_ENDPOINT_URL", &moto.url)
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .output()
+        .unwrap();
+    let request = moto
+        .requests()
+        .into_iter()
+        .find(|r| r.params.get("UserName") == Some(&marker))
+        .expect("the CLI reached the endpoint");
+    assert!(request.security_token.is_some(), "signed with the session");
+    assert_ne!(
+        request.access_key_id.as_deref(),
+        Some(user.access_key_id.as_str())
+    );
+}
