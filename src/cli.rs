@@ -11,6 +11,7 @@ Examples:
   eval \"$(mfa-session work)\"             asks for the code on the terminal, hidden
   eval \"$(mfa-session)\"                  profile from AWS_PROFILE, else \"default\"
   eval \"$(mfa-session --clear)\"          unset every variable mfa-session sets
+  mfa-session exec work -- terraform plan  one command with a session
   mfa-session 123456 work --shell fish | source
   mfa-session 123456 work --shell powershell | Out-String | Invoke-Expression
 
@@ -18,6 +19,8 @@ Exit codes:
   0    success
   1    failure (AWS refused, network, profile files, ...)
   2    usage error (bad arguments, code or duration)
+  126  exec: the command cannot be run
+  127  exec: the command was not found
   130  interrupted at a prompt
 
 Environment:
@@ -25,7 +28,9 @@ Environment:
   AWS_CONFIG_FILE             instead of ~/.aws/config
   AWS_SHARED_CREDENTIALS_FILE instead of ~/.aws/credentials
   AWS_ENDPOINT_URL[_STS|_IAM] another endpoint (a local one for tests)
-  MFA_SESSION_TIMEOUT         how long one AWS request may take (default 20s)";
+  MFA_SESSION_TIMEOUT         how long one AWS request may take (default 20s)
+  MFA_SESSION_CACHE_DIR       where sessions are cached
+  MFA_SESSION_MIN_REMAINING   as --min-remaining";
 
 /// Turn a long-term AWS access key and an MFA code into temporary credentials,
 /// printed as shell code to eval.
