@@ -45,24 +45,23 @@ impl Connection {
     /// else us-east-1. Endpoints: `AWS_ENDPOINT_URL_STS` / `_IAM`, else
     /// `AWS_ENDPOINT_URL`, else the profile's `endpoint_url`, else AWS's own.
     pub fn resolve(profile: &Profile) -> Result<Connection> {
-        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-        let region = profile
-            .value("region")
-            .map(str::to_owned)
-            .or_else(|| env("AWS_REGION"))
-            .or_else(|| env("AWS_DEFAULT_REGION"))
-            .unwrap_or_else(|| "us-east-1".to_owned());
-        let ignore_endpoints = env("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
-            .is_some_and(|v| v.eq_ignore_ascii_case("true"));
-        let endpoint = |service_var: &str| {
-            if ignore_endpoints {
-                return None;
-            }
-            env(service_var)
-                .or_else(|| env("AWS_ENDPOINT_URL"))
-                .or_else(|| profile.value("endpoint_url").map(str::to_owned))
+        let region = match profile.value("region") {
+            Some(region) => region.to_owned(),
+            None => env("AWS_REGION")?
+                .or(env("AWS_DEFAULT_REGION")?)
+                .unwrap_or_else(|| "us-east-1".to_owned()),
         };
-        let timeout = match env("MFA_SESSION_TIMEOUT") {
+        let ignore_endpoints = env("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")?
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+        let endpoint = |service_var: &str| -> Result<Option<String>> {
+            if ignore_endpoints {
+                return Ok(None);
+            }
+            Ok(env(service_var)?
+                .or(env("AWS_ENDPOINT_URL")?)
+                .or_else(|| profile.value("endpoint_url").map(str::to_owned)))
+        };
+        let timeout = match env("MFA_SESSION_TIMEOUT")? {
             None => DEFAULT_TIMEOUT,
             Some(text) => {
                 let t = crate::input::parse_duration(&text).map_err(|e| {
@@ -77,10 +76,24 @@ impl Connection {
         };
         Ok(Connection {
             region,
-            sts_endpoint: endpoint("AWS_ENDPOINT_URL_STS"),
-            iam_endpoint: endpoint("AWS_ENDPOINT_URL_IAM"),
+            sts_endpoint: endpoint("AWS_ENDPOINT_URL_STS")?,
+            iam_endpoint: endpoint("AWS_ENDPOINT_URL_IAM")?,
             timeout,
         })
+    }
+}
+
+/// An environment variable: `None` when unset or blank, an error when it is
+/// not UTF-8 (ignoring it could send requests somewhere the user did not mean).
+fn env(name: &str) -> Result<Option<String>> {
+    match std::env::var(name) {
+        Ok(value) if !value.trim().is_empty() => Ok(Some(value)),
+        Ok(_) | Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => {
+            Err(Failure::new(format!("{name} is not valid UTF-8"))
+                .hint(format!("set {name} to plain text, or unset it"))
+                .into())
+        }
     }
 }
 

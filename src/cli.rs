@@ -224,6 +224,20 @@ pub struct GetArgs {
 mod tests {
     use super::*;
     use clap::CommandFactory;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever the command line, parsing answers with a result, never a panic.
+        #[test]
+        fn any_command_line_parses_or_errors(
+            args in proptest::collection::vec(
+                "\\PC{0,12}|-[a-z]|--[a-z-]{1,14}|[0-9]{6}|init|exec|--|status",
+                0..6,
+            )
+        ) {
+            let _ = Cli::try_parse_from(std::iter::once("mfa-session".to_owned()).chain(args));
+        }
+    }
 
     #[test]
     fn definition_is_consistent() {

@@ -212,6 +212,52 @@ pub fn check_serial(serial: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn a_code_is_exactly_six_ascii_digits(text in "\\PC{0,10}|[0-9 ]{4,8}") {
+            let trimmed = text.trim();
+            let valid = trimmed.len() == 6 && trimmed.bytes().all(|b| b.is_ascii_digit());
+            prop_assert_eq!(MfaCode::parse(&text).is_ok(), valid);
+        }
+
+        #[test]
+        fn durations_parse_and_format_back(text in "\\PC{0,12}|[0-9hmsd]{1,10}") {
+            if let Ok(d) = parse_duration(&text) {
+                prop_assert_eq!(parse_duration(&format_duration(d)).unwrap(), d);
+            }
+        }
+
+        #[test]
+        fn durations_with_units_add_up(h in 0u64..1000, m in 0u64..1000, s in 0u64..1000) {
+            let d = parse_duration(&format!("{h}h{m}m{s}s")).unwrap();
+            prop_assert_eq!(d.as_secs(), h * 3600 + m * 60 + s);
+            prop_assert_eq!(
+                check_session_duration(d).is_ok(),
+                (900..=129_600).contains(&d.as_secs())
+            );
+        }
+
+        #[test]
+        fn positionals_never_panic_and_keep_what_they_sort(
+            args in proptest::collection::vec("\\PC{0,8}|[0-9]{6}", 0..4)
+        ) {
+            match sort_positionals(&args) {
+                Ok(p) => {
+                    prop_assert!(args.len() <= 2);
+                    let kept = p.code.iter().count() + p.profile.iter().count();
+                    prop_assert_eq!(kept, args.len());
+                }
+                Err(_) => prop_assert!(args.len() >= 2),
+            }
+        }
+
+        #[test]
+        fn serial_check_never_panics(text in "\\PC{0,300}") {
+            let _ = check_serial(&text);
+        }
+    }
 
     fn strings(args: &[&str]) -> Vec<String> {
         args.iter().map(|s| s.to_string()).collect()

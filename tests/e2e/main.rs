@@ -2,6 +2,7 @@
 //! that one moto server serves them all.
 
 mod core;
+mod faults;
 mod prompt;
 mod sessions;
 mod shells;
