@@ -354,17 +354,16 @@ impl Aws {
     {
         let network_hint =
             "check the network connection, a VPN or proxy, and AWS_ENDPOINT_URL if it is set";
+        let timed_out = matches!(err, SdkError::TimeoutError(_))
+            || matches!(err, SdkError::DispatchFailure(d) if d.is_timeout());
+        if timed_out {
+            return Failure::new(format!(
+                "{what}: {service} did not answer within {}s",
+                self.timeout.as_secs_f64()
+            ))
+            .hint(network_hint);
+        }
         match err {
-            SdkError::TimeoutError(_) => Failure::new(format!(
-                "{what}: {service} did not answer within {}s",
-                self.timeout.as_secs_f64()
-            ))
-            .hint(network_hint),
-            SdkError::DispatchFailure(d) if d.is_timeout() => Failure::new(format!(
-                "{what}: {service} did not answer within {}s",
-                self.timeout.as_secs_f64()
-            ))
-            .hint(network_hint),
             SdkError::DispatchFailure(_) => Failure::new(format!(
                 "{what}: cannot reach {service}: {}",
                 root_cause(err)

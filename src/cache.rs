@@ -14,7 +14,7 @@
 //! stops the tool.
 
 use std::fs;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::Failure;
-use crate::profile::io_reason;
+use crate::error::io_reason;
 use crate::session::Session;
 
 const FORMAT: u32 = 1;
@@ -257,7 +257,7 @@ impl SessionCache {
         files
     }
 
-    /// Writes `value` as JSON through a temporary file and a rename.
+    /// Writes `value` as JSON, replacing the file whole.
     fn write_json<T: Serialize>(&self, path: &Path, value: &T) -> Result<()> {
         self.ensure_dir()?;
         let fail = |e: io::Error| -> anyhow::Error {
@@ -269,17 +269,10 @@ impl SessionCache {
             .hint("pass --no-cache, or set MFA_SESSION_CACHE_DIR to a writable directory")
             .into()
         };
-        // tempfile creates the file with mode 0600 on Unix.
-        let mut temp = tempfile::Builder::new()
-            .prefix(".tmp-")
-            .tempfile_in(&self.dir)
-            .map_err(fail)?;
-        let text = serde_json::to_string_pretty(value).map_err(|e| fail(io::Error::other(e)))?;
-        temp.write_all(text.as_bytes()).map_err(fail)?;
-        temp.write_all(b"\n").map_err(fail)?;
-        temp.as_file().sync_all().map_err(fail)?;
-        temp.persist(path).map_err(|e| fail(e.error))?;
-        Ok(())
+        let mut text =
+            serde_json::to_string_pretty(value).map_err(|e| fail(io::Error::other(e)))?;
+        text.push('\n');
+        crate::atomic::replace(path, text.as_bytes()).map_err(fail)
     }
 
     /// Creates the directory with mode 0700, and tightens it when it exists.
@@ -348,7 +341,21 @@ fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, Miss> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(Miss::Absent),
         Err(e) => return Err(Miss::Bad(io_reason(&e))),
     };
-    serde_json::from_slice(&bytes).map_err(|e| Miss::Bad(format!("it is not valid ({e})")))
+    // Only where and what kind: serde's own message can quote a value, and
+    // the values in this file are secrets.
+    serde_json::from_slice(&bytes).map_err(|e| {
+        let kind = match e.classify() {
+            serde_json::error::Category::Io => "unreadable",
+            serde_json::error::Category::Syntax => "not valid JSON",
+            serde_json::error::Category::Data => "not a cache file of this version",
+            serde_json::error::Category::Eof => "cut short",
+        };
+        Miss::Bad(format!(
+            "it is {kind} (line {}, column {})",
+            e.line(),
+            e.column()
+        ))
+    })
 }
 
 fn warn(path: &Path, reason: &str) {
@@ -485,6 +492,23 @@ mod tests {
         assert_eq!(cache.device(&owner("work")), None);
         assert_eq!(cache.device(&owner("prod")), Some(device));
         assert_eq!(cache.forget(None).unwrap(), 1);
+    }
+
+    #[test]
+    fn a_bad_file_is_described_without_its_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.json");
+        fs::write(&path, r#"{"format": "SECRETVALUE"}"#).unwrap();
+        match read_json::<SessionFile>(&path) {
+            Err(Miss::Bad(reason)) => {
+                assert!(!reason.contains("SECRETVALUE"), "{reason}");
+                assert!(
+                    reason.starts_with("it is not a cache file of this version"),
+                    "{reason}"
+                );
+            }
+            _ => panic!("a bad file was accepted"),
+        }
     }
 
     #[test]

@@ -8,14 +8,15 @@
 //! The new file replaces the old one by rename (mode 0600), so a reader never
 //! sees half of it.
 
-use std::io::{self, Write};
+use std::io;
 use std::path::PathBuf;
 
 use anyhow::Result;
 
 use crate::error::Failure;
+use crate::error::io_reason;
 use crate::get::Obtained;
-use crate::profile::{ProfileFiles, io_reason};
+use crate::profile::ProfileFiles;
 
 /// The keys this tool writes, and removes when they are stale.
 const OWNED: [&str; 5] = [
@@ -81,33 +82,23 @@ pub fn write_session(section: &str, obtained: &Obtained) -> Result<PathBuf> {
         ))
         .hint("choose another name for --write-profile")
     })?;
-    write_atomically(&path, &updated)?;
-    Ok(path)
-}
-
-fn write_atomically(path: &std::path::Path, text: &str) -> Result<()> {
-    let fail = |e: io::Error| -> anyhow::Error {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            Failure::new(format!(
+                "cannot create {}: {}",
+                dir.display(),
+                io_reason(&e)
+            ))
+        })?;
+    }
+    crate::atomic::replace(&path, updated.as_bytes()).map_err(|e| {
         Failure::new(format!(
             "cannot write {}: {}",
             path.display(),
             io_reason(&e)
         ))
-        .into()
-    };
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(std::path::Path::new("."));
-    std::fs::create_dir_all(dir).map_err(fail)?;
-    // tempfile creates the file with mode 0600 on Unix.
-    let mut temp = tempfile::Builder::new()
-        .prefix(".credentials-")
-        .tempfile_in(dir)
-        .map_err(fail)?;
-    temp.write_all(text.as_bytes()).map_err(fail)?;
-    temp.as_file().sync_all().map_err(fail)?;
-    temp.persist(path).map_err(|e| fail(e.error))?;
-    Ok(())
+    })?;
+    Ok(path)
 }
 
 /// The key of a `key = value` line, lowercased, if the line is one.

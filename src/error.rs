@@ -124,6 +124,16 @@ impl Report {
     }
 }
 
+/// An io::Error's message without the "(os error N)" noise, lowercased to
+/// fit in the middle of a sentence.
+pub fn io_reason(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match text.find(" (os error") {
+        Some(i) => text[..i].to_lowercase(),
+        None => text.to_lowercase(),
+    }
+}
+
 fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }

@@ -88,7 +88,7 @@ fn cannot_run(program: &OsString, err: &std::io::Error) -> Failure {
             Exit::NotFound,
         ),
         _ => Failure::with_exit(
-            format!("cannot run '{name}': {}", crate::profile::io_reason(err)),
+            format!("cannot run '{name}': {}", crate::error::io_reason(err)),
             Exit::CannotRun,
         ),
     }

@@ -5,6 +5,7 @@
 //! are public so that the integration tests can drive the pure parts (shell
 //! rendering above all) with values AWS would never send.
 
+pub mod atomic;
 pub mod aws;
 pub mod cache;
 pub mod cli;

@@ -11,7 +11,7 @@ use clap::Parser;
 
 use mfa_session::cli::{Cli, Command};
 use mfa_session::error::{Exit, Report};
-use mfa_session::{exec, get, init, profile, say, status};
+use mfa_session::{exec, get, init, say, status};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -93,7 +93,7 @@ fn print_output(output: &str) -> ExitCode {
         Err(e) => {
             say(&format!(
                 "cannot write to stdout: {}",
-                profile::io_reason(&e)
+                mfa_session::error::io_reason(&e)
             ));
             Exit::Failure.into()
         }

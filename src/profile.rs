@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 
-use crate::error::Failure;
+use crate::error::{Failure, io_reason};
 
 /// Where the two profile files are.
 #[derive(Clone, Debug)]
@@ -281,15 +281,6 @@ fn read_file(path: &Path, kind: FileKind) -> Result<Option<Vec<Section>>> {
         )));
     };
     parse(&text, path, kind).map(Some)
-}
-
-/// An io::Error's message without the "(os error N)" noise.
-pub fn io_reason(e: &io::Error) -> String {
-    let text = e.to_string();
-    match text.find(" (os error") {
-        Some(i) => text[..i].to_lowercase(),
-        None => text.to_lowercase(),
-    }
 }
 
 fn parse(text: &str, path: &Path, kind: FileKind) -> Result<Vec<Section>> {

@@ -64,7 +64,7 @@ pub fn read_code(serial: &str) -> Result<MfaCode> {
             Err(e) => {
                 return Err(Failure::new(format!(
                     "cannot read the MFA code from the terminal: {}",
-                    crate::profile::io_reason(&e)
+                    crate::error::io_reason(&e)
                 ))
                 .hint("pass the code as an argument: mfa-session 123456 [PROFILE]")
                 .into());
@@ -135,7 +135,7 @@ fn read_line(tty: &mut File) -> Result<String> {
             Err(e) => {
                 return Err(Failure::new(format!(
                     "cannot read from the terminal: {}",
-                    crate::profile::io_reason(&e)
+                    crate::error::io_reason(&e)
                 ))
                 .into());
             }

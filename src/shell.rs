@@ -10,8 +10,6 @@
 //! renderer is written for arbitrary text anyway: a quoting rule that is only
 //! right for "nice" values is a bug waiting for the next AWS format change.
 
-use std::fmt::Write as _;
-
 use anyhow::{Result, bail};
 use clap::ValueEnum;
 
@@ -229,10 +227,10 @@ fn powershell_quote(value: &str) -> String {
 fn cmd_line(op: &Op) -> Result<String> {
     Ok(match op {
         Op::Set(name, value) => {
-            if let Some(bad) = value.chars().find(|&c| cmd_cannot_carry(c)) {
+            // The character itself is not named: it is part of a secret.
+            if value.chars().any(cmd_cannot_carry) {
                 bail!(
-                    "the value of {name} contains {}, which cmd.exe cannot carry; use --shell powershell",
-                    describe_char(bad)
+                    "the value of {name} contains a character cmd.exe cannot carry (%, !, \" or a control character); use --shell powershell"
                 );
             }
             format!("@set \"{name}={value}\"")
@@ -243,16 +241,6 @@ fn cmd_line(op: &Op) -> Result<String> {
 
 fn cmd_cannot_carry(c: char) -> bool {
     matches!(c, '%' | '!' | '"') || c.is_control()
-}
-
-fn describe_char(c: char) -> String {
-    if c.is_control() {
-        let mut s = String::new();
-        let _ = write!(s, "the control character U+{:04X}", c as u32);
-        s
-    } else {
-        format!("'{c}'")
-    }
 }
 
 #[cfg(test)]

@@ -3,7 +3,6 @@
 //! real AWS client afterwards.
 
 use std::net::TcpListener;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::need;
@@ -69,25 +68,14 @@ fn code_and_profile_give_a_session_that_a_real_client_uses() {
     // A real client with the exported variables: the AWS CLI signs with the
     // session key and sends the session token.
     let values = &seen[0];
-    let marker = unique("marker");
-    let status = Command::new(&aws)
-        .args(["iam", "list-mfa-devices", "--user-name", &marker])
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", sandbox.dir.path())
-        .env("AWS_ENDPOINT_URL", &moto.url)
-        .env("AWS_DEFAULT_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", &values[0])
-        .env("AWS_SECRET_ACCESS_KEY", &values[1])
-        .env("AWS_SESSION_TOKEN", &values[2])
-        .output()
-        .expect("run aws");
-    let _ = status; // moto answers NoSuchEntity for the made-up user; the request is what counts
-    let cli_request = moto
-        .requests()
-        .into_iter()
-        .find(|r| r.params.get("UserName") == Some(&marker))
-        .expect("the AWS CLI reached the endpoint");
+    // moto answers NoSuchEntity for the made-up user; the request is what counts.
+    let env = [
+        ("AWS_ACCESS_KEY_ID", values[0].as_str()),
+        ("AWS_SECRET_ACCESS_KEY", values[1].as_str()),
+        ("AWS_SESSION_TOKEN", values[2].as_str()),
+    ];
+    let (_, cli_request) = aws_cli_request(moto, &aws, &sandbox, &env, &[]);
+    let cli_request = cli_request.expect("the AWS CLI reached the endpoint");
     assert_eq!(
         cli_request.access_key_id.as_deref(),
         Some(values[0].as_str())
@@ -382,8 +370,9 @@ fn unreachable_endpoint_is_reported_in_bounded_time() {
         .port();
     sandbox.set("AWS_ENDPOINT_URL", &format!("http://127.0.0.1:{port}"));
     sandbox
-        .run(&["123456", "work", "--serial-number", &user.serials[0]])
+        .run(&["024680", "work", "--serial-number", &user.serials[0]])
         .failure(1)
+        .keeps_secret(&[&user.secret_access_key, "024680"])
         .stderr_has(&format!("cannot reach STS at http://127.0.0.1:{port}"))
         .stderr_has("hint: check the network");
 }
@@ -407,8 +396,9 @@ fn silent_endpoint_times_out_in_seconds() {
     sandbox.set("MFA_SESSION_TIMEOUT", "2");
     let started = Instant::now();
     sandbox
-        .run(&["123456", "work", "--serial-number", &user.serials[0]])
+        .run(&["024680", "work", "--serial-number", &user.serials[0]])
         .failure(1)
+        .keeps_secret(&[&user.secret_access_key, "024680"])
         .stderr_has("did not answer within 2s");
     assert!(
         started.elapsed() < Duration::from_secs(8),
@@ -416,4 +406,27 @@ fn silent_endpoint_times_out_in_seconds() {
         started.elapsed()
     );
     drop(holder);
+}
+
+/// `AWS_ENDPOINT_URL_STS` and `_IAM` win over `AWS_ENDPOINT_URL`.
+#[test]
+fn service_specific_endpoints_win() {
+    let moto = need!(moto());
+    let user = moto.user(1);
+    let mut sandbox = Sandbox::with_user(moto, &user, "work");
+    // The general endpoint leads nowhere; only the service ones reach moto.
+    sandbox.set("AWS_ENDPOINT_URL", "http://127.0.0.1:1");
+    sandbox.set("AWS_ENDPOINT_URL_STS", &moto.url);
+    sandbox.set("AWS_ENDPOINT_URL_IAM", &moto.url);
+    sandbox.run(&["123456", "work", "--no-cache"]).success();
+    let requests = moto.requests_signed_by(&user.access_key_id);
+    assert!(requests.iter().any(|r| r.action() == "ListMFADevices"));
+    assert!(requests.iter().any(|r| r.action() == "GetSessionToken"));
+
+    // Without the IAM one, listing goes to the dead general endpoint.
+    sandbox.set("AWS_ENDPOINT_URL_IAM", "");
+    sandbox
+        .run(&["123456", "work", "--no-cache"])
+        .failure(1)
+        .stderr_has("could not list the MFA devices of profile 'work': cannot reach IAM at http://127.0.0.1:1");
 }

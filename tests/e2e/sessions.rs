@@ -2,8 +2,6 @@
 //! credential_process, exec and --write-profile, against the local endpoint,
 //! with moto's recorder counting the requests.
 
-use std::process::Command;
-
 use crate::need;
 use crate::support::*;
 
@@ -273,37 +271,8 @@ fn credential_process_serves_a_real_client() {
             "[profile work]\ncredential_process = {BIN} credential-process --profile work-long-term\nregion = us-east-1\n"
         ),
     );
-    let run_cli = |marker: &str| {
-        let mut cmd = Command::new(&aws);
-        cmd.args([
-            "iam",
-            "list-mfa-devices",
-            "--user-name",
-            marker,
-            "--profile",
-            "work",
-        ])
-        .env_clear();
-        for (k, v) in &sandbox.env {
-            cmd.env(k, v);
-        }
-        cmd.env("AWS_CONFIG_FILE", sandbox.path(".aws/config")).env(
-            "AWS_SHARED_CREDENTIALS_FILE",
-            sandbox.path(".aws/credentials"),
-        );
-        // setsid: no terminal, so a code cannot be asked for.
-        unsafe {
-            use std::os::unix::process::CommandExt;
-            cmd.pre_exec(|| {
-                libc::setsid();
-                Ok(())
-            });
-        }
-        cmd.output().unwrap()
-    };
-
     // No cached session and no terminal: a clean failure the CLI reports.
-    let out = run_cli("nobody");
+    let (out, _) = aws_cli_request(moto, &aws, &sandbox, &[], &["--profile", "work"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no MFA code given"));
 
@@ -321,13 +290,8 @@ fn credential_process_serves_a_real_client() {
     let key = json["AccessKeyId"].as_str().unwrap().to_owned();
     let token = json["SessionToken"].as_str().unwrap().to_owned();
     assert!(json["Expiration"].as_str().unwrap().ends_with('Z'));
-    let marker = unique("cp");
-    run_cli(&marker);
-    let request = moto
-        .requests()
-        .into_iter()
-        .find(|r| r.params.get("UserName") == Some(&marker))
-        .expect("the CLI reached the endpoint");
+    let (_, request) = aws_cli_request(moto, &aws, &sandbox, &[], &["--profile", "work"]);
+    let request = request.expect("the CLI reached the endpoint");
     assert_eq!(request.access_key_id.as_deref(), Some(key.as_str()));
     assert_eq!(request.security_token.as_deref(), Some(token.as_str()));
 }
@@ -421,31 +385,41 @@ fn write_profile_keeps_the_rest_of_the_file_byte_for_byte() {
     );
 
     // A tool that reads only the credentials file uses the session.
-    let marker = unique("wp");
-    Command::new(&aws)
-        .args([
-            "iam",
-            "list-mfa-devices",
-            "--user-name",
-            &marker,
-            "--profile",
-            "work-mfa",
-        ])
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", sandbox.dir.path())
-        .env("AWS_ENDPOINT_URL", &moto.url)
-        .env("AWS_DEFAULT_REGION", "us-east-1")
-        .output()
-        .unwrap();
-    let request = moto
-        .requests()
-        .into_iter()
-        .find(|r| r.params.get("UserName") == Some(&marker))
-        .expect("the CLI reached the endpoint");
+    let (_, request) = aws_cli_request(moto, &aws, &sandbox, &[], &["--profile", "work-mfa"]);
+    let request = request.expect("the CLI reached the endpoint");
     assert!(request.security_token.is_some(), "signed with the session");
     assert_ne!(
         request.access_key_id.as_deref(),
         Some(user.access_key_id.as_str())
     );
+}
+
+#[test]
+fn the_cache_directory_follows_xdg_and_can_be_overridden() {
+    let moto = need!(moto());
+    let user = moto.user(1);
+    let mut sandbox = Sandbox::with_user(moto, &user, "work");
+    let xdg = sandbox.path("xdg-cache");
+    sandbox.set("XDG_CACHE_HOME", &xdg.display().to_string());
+    sandbox.run(&["123456", "work"]).success();
+    assert!(xdg.join("mfa-session").is_dir());
+    assert!(
+        !cache_dir(&sandbox).exists(),
+        "~/.cache is not used when XDG_CACHE_HOME is set"
+    );
+
+    let custom = sandbox.path("custom");
+    sandbox.set("MFA_SESSION_CACHE_DIR", &custom.display().to_string());
+    // A new place: nothing cached there yet, so a code is needed again.
+    sandbox
+        .run(&["work"])
+        .failure(1)
+        .stderr_has("no MFA code given");
+    sandbox.run(&["123456", "work"]).success();
+    let names: Vec<String> = std::fs::read_dir(&custom)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    sandbox.run(&["work"]).success().stderr_has("reusing");
 }

@@ -345,11 +345,7 @@ fn wrapper_passes_subcommands_through_without_eval() {
 /// `pwsh` already is; the PowerShell output is pinned by unit tests.
 #[test]
 fn powershell_round_trip_when_pwsh_is_installed() {
-    let Some(pwsh) = std::env::var_os("PATH").and_then(|p| {
-        std::env::split_paths(&p)
-            .map(|d| d.join("pwsh"))
-            .find(|p| p.is_file())
-    }) else {
+    let Some(pwsh) = find_on_path("pwsh") else {
         eprintln!("SKIPPED: pwsh is not installed (it cannot be, on this platform)");
         return;
     };

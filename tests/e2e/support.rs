@@ -60,14 +60,18 @@ pub fn missing(what: &str) -> Option<std::convert::Infallible> {
     None
 }
 
-/// A program from PATH, or a skip/failure.
-pub fn tool(name: &str) -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|paths| {
+/// Where `name` is on PATH, if anywhere.
+pub fn find_on_path(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
         std::env::split_paths(&paths)
             .map(|dir| dir.join(name))
             .find(|p| p.is_file())
-    });
-    match found {
+    })
+}
+
+/// A program from PATH, or a skip/failure.
+pub fn tool(name: &str) -> Option<PathBuf> {
+    match find_on_path(name) {
         Some(path) => Some(path),
         None => {
             missing(name)?;
@@ -541,6 +545,44 @@ impl Run {
         }
         self
     }
+}
+
+/// The AWS CLI as a real client: the sandbox's environment plus `env`, no
+/// terminal, calling `iam list-mfa-devices` for a made-up user name (so that
+/// its request can be told apart in moto's recording) with `args` after it.
+/// Returns the CLI's output and the request it made, if it reached moto.
+pub fn aws_cli_request(
+    moto: &Moto,
+    aws: &Path,
+    sandbox: &Sandbox,
+    env: &[(&str, &str)],
+    args: &[&str],
+) -> (Output, Option<Request>) {
+    let marker = unique("cli");
+    let mut cmd = Command::new(aws);
+    cmd.args(["iam", "list-mfa-devices", "--user-name", &marker])
+        .args(args)
+        .env_clear()
+        .env("AWS_DEFAULT_REGION", "us-east-1");
+    for (k, v) in &sandbox.env {
+        cmd.env(k, v);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    // SAFETY: setsid is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+    let output = cmd.output().expect("run the AWS CLI");
+    let request = moto
+        .requests()
+        .into_iter()
+        .find(|r| r.params.get("UserName") == Some(&marker));
+    (output, request)
 }
 
 // ---------------------------------------------------------------------------
