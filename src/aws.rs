@@ -41,25 +41,37 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// Region: the profile's, else `AWS_REGION`, else `AWS_DEFAULT_REGION`,
-    /// else us-east-1. Endpoints: `AWS_ENDPOINT_URL_STS` / `_IAM`, else
-    /// `AWS_ENDPOINT_URL`, else the profile's `endpoint_url`, else AWS's own.
+    /// Everything comes from the environment and the one requested profile,
+    /// in the order the AWS SDKs document:
+    /// - region: `AWS_REGION`, `AWS_DEFAULT_REGION`, the profile's `region`,
+    ///   else us-east-1;
+    /// - endpoints: none at all when `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS` or
+    ///   the profile's `ignore_configured_endpoint_urls` is true; else
+    ///   `AWS_ENDPOINT_URL_STS` / `_IAM`, `AWS_ENDPOINT_URL`, the service's
+    ///   `endpoint_url` in the profile's `services` section, the profile's
+    ///   `endpoint_url`, else AWS's own.
     pub fn resolve(profile: &Profile) -> Result<Connection> {
-        let region = match profile.value("region") {
-            Some(region) => region.to_owned(),
-            None => env("AWS_REGION")?
-                .or(env("AWS_DEFAULT_REGION")?)
-                .unwrap_or_else(|| "us-east-1".to_owned()),
-        };
+        let region = env("AWS_REGION")?
+            .or(env("AWS_DEFAULT_REGION")?)
+            .or_else(|| profile.value("region").map(str::to_owned))
+            .unwrap_or_else(|| "us-east-1".to_owned());
         let ignore_endpoints = env("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")?
-            .is_some_and(|v| v.eq_ignore_ascii_case("true"));
-        let endpoint = |service_var: &str| -> Result<Option<String>> {
+            .or_else(|| {
+                profile
+                    .value("ignore_configured_endpoint_urls")
+                    .map(str::to_owned)
+            })
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+        let endpoint = |service: &str, service_var: &str| -> Result<Option<String>> {
             if ignore_endpoints {
                 return Ok(None);
             }
-            Ok(env(service_var)?
-                .or(env("AWS_ENDPOINT_URL")?)
-                .or_else(|| profile.value("endpoint_url").map(str::to_owned)))
+            Ok(env(service_var)?.or(env("AWS_ENDPOINT_URL")?).or_else(|| {
+                profile
+                    .service_setting(service, "endpoint_url")
+                    .map(|s| s.value.trim().to_owned())
+                    .or_else(|| profile.value("endpoint_url").map(str::to_owned))
+            }))
         };
         let timeout = match env("MFA_SESSION_TIMEOUT")? {
             None => DEFAULT_TIMEOUT,
@@ -76,8 +88,8 @@ impl Connection {
         };
         Ok(Connection {
             region,
-            sts_endpoint: endpoint("AWS_ENDPOINT_URL_STS")?,
-            iam_endpoint: endpoint("AWS_ENDPOINT_URL_IAM")?,
+            sts_endpoint: endpoint("sts", "AWS_ENDPOINT_URL_STS")?,
+            iam_endpoint: endpoint("iam", "AWS_ENDPOINT_URL_IAM")?,
             timeout,
         })
     }
@@ -116,6 +128,10 @@ pub struct Aws {
 }
 
 impl Aws {
+    /// Clients built only from what mfa-session resolved itself. The
+    /// aws-config loader is not used: it reads the shared config of
+    /// `$AWS_PROFILE` (endpoint, region, retries), which may be another
+    /// profile than the one whose key signs the requests.
     pub fn connect(profile: &str, key: &LongTermKey, connection: &Connection) -> Result<Aws> {
         let runtime = runtime()?;
         let credentials = Credentials::new(
@@ -131,26 +147,27 @@ impl Aws {
             .operation_attempt_timeout(connection.timeout.min(Duration::from_secs(10)))
             .operation_timeout(connection.timeout)
             .build();
-        let shared = runtime.block_on(
-            aws_config::defaults(BehaviorVersion::latest())
-                .region(Region::new(connection.region.clone()))
-                .credentials_provider(credentials)
-                .timeout_config(timeouts)
-                .retry_config(RetryConfig::standard().with_max_attempts(3))
-                .load(),
-        );
-        let mut sts = aws_sdk_sts::config::Builder::from(&shared);
-        if let Some(url) = &connection.sts_endpoint {
-            sts = sts.endpoint_url(url);
-        }
-        let mut iam = aws_sdk_iam::config::Builder::from(&shared);
-        if let Some(url) = &connection.iam_endpoint {
-            iam = iam.endpoint_url(url);
-        }
+        let retries = RetryConfig::standard().with_max_attempts(3);
+        let region = Region::new(connection.region.clone());
+        let mut sts = aws_sdk_sts::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(region.clone())
+            .credentials_provider(credentials.clone())
+            .timeout_config(timeouts.clone())
+            .retry_config(retries.clone());
+        sts.set_endpoint_url(connection.sts_endpoint.clone());
+        let mut iam = aws_sdk_iam::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(region)
+            .credentials_provider(credentials)
+            .timeout_config(timeouts)
+            .retry_config(retries);
+        iam.set_endpoint_url(connection.iam_endpoint.clone());
+        let (sts, iam) = (sts.build(), iam.build());
         Ok(Aws {
             runtime,
-            sts: aws_sdk_sts::Client::from_conf(sts.build()),
-            iam: aws_sdk_iam::Client::from_conf(iam.build()),
+            sts: aws_sdk_sts::Client::from_conf(sts),
+            iam: aws_sdk_iam::Client::from_conf(iam),
             profile: profile.to_owned(),
             sts_name: service_name("STS", connection.sts_endpoint.as_deref()),
             iam_name: service_name("IAM", connection.iam_endpoint.as_deref()),

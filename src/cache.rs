@@ -45,6 +45,9 @@ pub struct CachedSession {
     pub serial: String,
     pub user_name: Option<String>,
     pub session: Session,
+    /// The duration asked for, in seconds: an explicit `--duration` reuses
+    /// only a session that was asked for with the same one.
+    pub requested_seconds: Option<u64>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -58,6 +61,8 @@ struct SessionFile {
     secret_access_key: String,
     session_token: String,
     expiration: String,
+    #[serde(default)]
+    requested_seconds: Option<u64>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -155,6 +160,7 @@ impl SessionCache {
             secret_access_key: cached.session.secret_access_key.clone(),
             session_token: cached.session.session_token.clone(),
             expiration: cached.session.expiration_rfc3339(),
+            requested_seconds: cached.requested_seconds,
         };
         self.write_json(&self.session_path(&cached.owner, &cached.serial), &file)
     }
@@ -320,6 +326,7 @@ impl SessionFile {
                 session_token: self.session_token,
                 expiration,
             },
+            requested_seconds: self.requested_seconds,
         })
     }
 }
@@ -430,6 +437,7 @@ mod tests {
                 session_token: "token".to_owned(),
                 expiration: "2099-01-01T00:00:00Z".parse().unwrap(),
             },
+            requested_seconds: Some(43200),
         }
     }
 

@@ -30,7 +30,8 @@ Environment:
   AWS_ENDPOINT_URL[_STS|_IAM] another endpoint (a local one for tests)
   MFA_SESSION_TIMEOUT         how long one AWS request may take (default 20s)
   MFA_SESSION_CACHE_DIR       where sessions are cached
-  MFA_SESSION_MIN_REMAINING   as --min-remaining";
+  MFA_SESSION_MIN_REMAINING   as --min-remaining
+  MFA_SESSION_SHELL           as --shell";
 
 /// Turn a long-term AWS access key and an MFA code into temporary credentials,
 /// printed as shell code to eval.
@@ -104,6 +105,10 @@ pub struct StatusArgs {
 pub struct CredentialProcessArgs {
     #[command(flatten)]
     pub session: SessionArgs,
+
+    /// Print the JSON even when stdout is a terminal
+    #[arg(long)]
+    pub print: bool,
 }
 
 #[derive(Debug, Args)]
@@ -206,13 +211,31 @@ pub struct GetArgs {
     #[command(flatten)]
     pub session: SessionArgs,
 
-    /// The shell to print code for [default: detected from $SHELL, else sh]
-    #[arg(long, value_enum, value_name = "SHELL")]
+    /// The shell to print code for [default: sh, which bash and zsh read too]
+    #[arg(
+        long,
+        value_enum,
+        value_name = "SHELL",
+        env = "MFA_SESSION_SHELL",
+        hide_env = true
+    )]
     pub shell: Option<Shell>,
 
-    /// Print code that unsets every variable mfa-session sets; no profile, no request
+    /// Print code that unsets every variable mfa-session sets (and AWS_PROFILE,
+    /// AWS_REGION and their AWS_DEFAULT_ forms); no profile, no request. The
+    /// cached session stays: `mfa-session forget` removes it
     #[arg(long, conflicts_with_all = ["code", "duration", "serial_number", "write_profile", "force"])]
     pub clear: bool,
+
+    /// Set by the `init` functions: help and version text go to stderr, so
+    /// that the function evaluates nothing but shell code
+    #[arg(long, hide = true)]
+    pub wrapped: bool,
+
+    /// Print the session even when stdout is a terminal (where it would only
+    /// show the secret key on screen)
+    #[arg(long)]
+    pub print: bool,
 
     /// Write the session into section [NAME] of the shared credentials file
     /// instead of printing it, for tools that only read that file

@@ -5,6 +5,8 @@
 //! process is replaced, so signals and the exit status are the command's own.
 
 use std::ffi::OsString;
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::Result;
@@ -12,42 +14,34 @@ use anyhow::Result;
 use crate::cli::ExecArgs;
 use crate::error::{Exit, Failure};
 use crate::get::{announce, obtain, positionals};
-use crate::session::VARIABLES;
 use crate::shell::Op;
-
-/// Variables removed before the session's are set: anything that could make
-/// an SDK pick other credentials than the session.
-const REMOVED: [&str; 2] = ["AWS_PROFILE", "AWS_DEFAULT_PROFILE"];
 
 pub fn run(args: &ExecArgs) -> Result<String> {
     let (program, rest) = args
         .command
         .split_first()
         .ok_or_else(|| Failure::usage("exec needs a command after --"))?;
-    // Before any code is asked for: a typo in the command should not cost
-    // an MFA code.
-    if find_program(program).is_none() {
-        return Err(cannot_run(program, &std::io::ErrorKind::NotFound.into()).into());
-    }
+    // Before any code is asked for: a typo in the command, or a file that
+    // cannot be run, should not cost an MFA code.
+    let path = find_program(program).map_err(|e| cannot_run(program, &e))?;
     let obtained = obtain(&positionals(&args.first, &args.second), &args.session)?;
     if !args.session.quiet {
         announce(&obtained);
     }
-    let mut command = Command::new(program);
+    let mut command = Command::new(&path);
     command.args(rest);
-    for name in VARIABLES.iter().chain(REMOVED.iter()) {
-        command.env_remove(name);
-    }
-    for op in obtained.session.script().ops() {
-        if let Op::Set(name, value) = op {
-            command.env(name, value);
-        }
-    }
-    // Without AWS_PROFILE the command would lose the profile's region.
-    if std::env::var_os("AWS_REGION").is_none() && std::env::var_os("AWS_DEFAULT_REGION").is_none()
+    #[cfg(unix)]
     {
-        command.env("AWS_REGION", &obtained.region);
-        command.env("AWS_DEFAULT_REGION", &obtained.region);
+        use std::os::unix::process::CommandExt;
+        // The command sees the name it was given, not the path found.
+        command.arg0(program);
+    }
+    // The same environment `eval "$(mfa-session ...)"` gives a shell.
+    for op in obtained.session.script(&obtained.surroundings).ops() {
+        match op {
+            Op::Set(name, value) => command.env(name, value),
+            Op::Unset(name) => command.env_remove(name),
+        };
     }
     Err(run_command(command, program))
 }
@@ -55,6 +49,7 @@ pub fn run(args: &ExecArgs) -> Result<String> {
 #[cfg(unix)]
 fn run_command(mut command: Command, program: &OsString) -> anyhow::Error {
     use std::os::unix::process::CommandExt;
+    crate::hardening::restore_core_limit();
     // exec only returns on failure.
     let err = command.exec();
     cannot_run(program, &err).into()
@@ -68,16 +63,63 @@ fn run_command(mut command: Command, program: &OsString) -> anyhow::Error {
     }
 }
 
-/// Where `program` would be found, as execvp looks for it.
-fn find_program(program: &OsString) -> Option<std::path::PathBuf> {
-    let path = std::path::Path::new(program);
+/// Where `program` would be found, searched as execvp searches: a name with
+/// a `/` is taken as it is; otherwise each directory of `PATH` (or, with
+/// `PATH` unset, the default `/bin:/usr/bin`) in turn, skipping files that
+/// cannot be run. The error is NotFound, or PermissionDenied when only files
+/// that cannot be run were found.
+fn find_program(program: &OsString) -> std::io::Result<PathBuf> {
+    let path = Path::new(program);
     if path.components().count() > 1 {
-        return path.is_file().then(|| path.to_path_buf());
+        return runnable(path).map(|()| path.to_path_buf());
     }
-    let dirs = std::env::var_os("PATH")?;
-    std::env::split_paths(&dirs)
-        .map(|dir| dir.join(program))
-        .find(|candidate| candidate.is_file())
+    let dirs = std::env::var_os("PATH").unwrap_or_else(|| DEFAULT_PATH.into());
+    let mut denied = None;
+    for dir in std::env::split_paths(&dirs) {
+        for candidate in with_extensions(dir.join(program)) {
+            match runnable(&candidate) {
+                Ok(()) => return Ok(candidate),
+                Err(e) if e.kind() == ErrorKind::PermissionDenied => denied = Some(e),
+                Err(_) => {}
+            }
+        }
+    }
+    Err(denied.unwrap_or_else(|| ErrorKind::NotFound.into()))
+}
+
+/// The names a command may have on disk: on Windows `aws` is `aws.exe`.
+fn with_extensions(path: PathBuf) -> Vec<PathBuf> {
+    if cfg!(windows) && path.extension().is_none() {
+        let exts = std::env::var("PATHEXT").unwrap_or_else(|_| ".COM;.EXE;.BAT;.CMD".to_owned());
+        return exts
+            .split(';')
+            .filter(|e| !e.is_empty())
+            .map(|e| path.with_extension(e.trim_start_matches('.')))
+            .collect();
+    }
+    vec![path]
+}
+
+/// The search path execvp uses when `PATH` is unset (glibc's `_CS_PATH`).
+const DEFAULT_PATH: &str = "/bin:/usr/bin";
+
+/// Whether `path` is a file this process may execute.
+fn runnable(path: &Path) -> std::io::Result<()> {
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
+        return Err(ErrorKind::PermissionDenied.into());
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let c_path = std::ffi::CString::new(path.as_os_str().as_bytes())
+            .map_err(|_| std::io::Error::from(ErrorKind::NotFound))?;
+        // SAFETY: c_path is a valid NUL-terminated string.
+        if unsafe { libc::access(c_path.as_ptr(), libc::X_OK) } != 0 {
+            return Err(ErrorKind::PermissionDenied.into());
+        }
+    }
+    Ok(())
 }
 
 fn cannot_run(program: &OsString, err: &std::io::Error) -> Failure {

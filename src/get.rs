@@ -7,6 +7,7 @@
 //! Output is returned to `main`, which prints it once: on any failure stdout
 //! stays empty and `eval` runs nothing.
 
+use std::io::IsTerminal;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -20,7 +21,7 @@ use crate::error::{Failure, Tag};
 use crate::input::{self, MfaCode};
 use crate::profile::{Profile, ProfileFiles};
 use crate::prompt;
-use crate::session::{self, Session};
+use crate::session::{self, PROFILE_VARIABLES, REGION_VARIABLES, Session, Surroundings};
 use crate::shell::Shell;
 
 /// A cached session is reused while it has more than this left, unless
@@ -45,13 +46,17 @@ pub struct Obtained {
     pub user_name: Option<String>,
     pub session: Session,
     pub reused: bool,
-    pub region: String,
+    /// What changes in the environment besides the session's own variables.
+    pub surroundings: Surroundings,
 }
 
 /// The main command: shell code that sets (or with `--clear`, unsets) the
 /// session's variables.
 pub fn run(args: &GetArgs) -> Result<String> {
-    let shell = args.shell.unwrap_or_else(Shell::detect);
+    let shell = match args.shell {
+        Some(shell) => shell,
+        None => Shell::default_for_platform()?,
+    };
     if args.clear {
         return session::clear_script().render(shell);
     }
@@ -70,18 +75,54 @@ pub fn run(args: &GetArgs) -> Result<String> {
         }
         return Ok(String::new());
     }
+    let on_terminal = !args.print && std::io::stdout().is_terminal();
+    if on_terminal && args.session.no_cache {
+        // The session could be neither shown nor kept: spend no code on it.
+        return Err(terminal_refusal(&positionals, false));
+    }
     let obtained = obtain(&positionals, &args.session)?;
+    if on_terminal {
+        return Err(terminal_refusal(&positionals, true));
+    }
     // Rendered before anything is said: cmd may refuse a value.
-    let output = obtained.session.script().render(shell)?;
+    let output = obtained
+        .session
+        .script(&obtained.surroundings)
+        .render(shell)?;
     if !args.session.quiet {
         announce(&obtained);
     }
     Ok(output)
 }
 
+/// stdout is a terminal: printing the session would leave the secret key on
+/// the screen (and in its scrollback), and apply nothing. The commonest
+/// first mistake is to leave out the `eval`.
+fn terminal_refusal(positionals: &[String], cached: bool) -> anyhow::Error {
+    let profile: Vec<&str> = positionals
+        .iter()
+        .filter(|p| !input::looks_like_code(p))
+        .map(String::as_str)
+        .collect();
+    let command = match profile.first() {
+        Some(p) => format!("mfa-session {p}"),
+        None => "mfa-session".to_owned(),
+    };
+    let what = if cached {
+        "the session is cached, but not printed: stdout is a terminal, where the secret key would stay on screen"
+    } else {
+        "not asking for a session: stdout is a terminal, where the secret key would stay on screen, and --no-cache keeps it nowhere"
+    };
+    Failure::new(what)
+        .hint(format!(
+            "apply it with: eval \"$({command})\" (no new code needed), or use the function from: mfa-session init bash; --print prints it anyway"
+        ))
+        .into()
+}
+
 /// `credential-process`: the JSON the AWS SDKs and CLI read from a
 /// `credential_process` command.
-pub fn credential_process(args: &SessionArgs) -> Result<String> {
+pub fn credential_process(args: &SessionArgs, print: bool) -> Result<String> {
     #[derive(Serialize)]
     #[serde(rename_all = "PascalCase")]
     struct Output<'a> {
@@ -90,6 +131,13 @@ pub fn credential_process(args: &SessionArgs) -> Result<String> {
         secret_access_key: &'a str,
         session_token: &'a str,
         expiration: String,
+    }
+    if !print && std::io::stdout().is_terminal() {
+        return Err(Failure::new(
+            "not printing credential_process JSON to a terminal, where the secret key would stay on screen",
+        )
+        .hint("this command is for credential_process in ~/.aws/config; --print prints it anyway")
+        .into());
     }
     let obtained = obtain(&[], args)?;
     let s = &obtained.session;
@@ -154,6 +202,13 @@ pub fn obtain(positionals: &[String], args: &SessionArgs) -> Result<Obtained> {
         (Some(cache), Some(serial), false) => cache.session(&owner, serial),
         _ => None,
     };
+    // An explicit --duration is a request for that session, not for any.
+    let hit = hit.filter(|hit| {
+        request
+            .duration
+            .is_none_or(|d| hit.requested_seconds == Some(d.as_secs()))
+    });
+    let surroundings = surroundings(&profile, &connection);
     if let Some(hit) = hit {
         let left = hit.session.expiration.as_second() - Timestamp::now().as_second();
         if left > request.min_remaining.as_secs() as i64 {
@@ -163,7 +218,7 @@ pub fn obtain(positionals: &[String], args: &SessionArgs) -> Result<Obtained> {
                 user_name: hit.user_name,
                 session: hit.session,
                 reused: true,
-                region: connection.region.clone(),
+                surroundings,
             });
         }
     }
@@ -206,6 +261,7 @@ pub fn obtain(positionals: &[String], args: &SessionArgs) -> Result<Obtained> {
             serial: serial.clone(),
             user_name: user_name.clone(),
             session: session.clone(),
+            requested_seconds: Some(duration.as_secs()),
         };
         if let Err(err) = cache.store_session(&entry) {
             crate::say(&format!("warning: {err:#}; the session was not cached"));
@@ -217,8 +273,20 @@ pub fn obtain(positionals: &[String], args: &SessionArgs) -> Result<Obtained> {
         user_name,
         session,
         reused: false,
-        region: connection.region,
+        surroundings,
     })
+}
+
+/// `AWS_PROFILE` goes when it is set (it would compete with the session's
+/// keys); the region is kept in `AWS_REGION` when it came from the profile,
+/// which leaves with `AWS_PROFILE`, or from the environment.
+fn surroundings(profile: &Profile, connection: &Connection) -> Surroundings {
+    let set = |name: &&str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+    let region_known = profile.value("region").is_some() || REGION_VARIABLES.iter().any(set);
+    Surroundings {
+        unset_profile: PROFILE_VARIABLES.iter().any(set),
+        region: region_known.then(|| connection.region.clone()),
+    }
 }
 
 fn remember(cache: &Option<SessionCache>, owner: &Owner, device: &MfaDevice) {
@@ -271,9 +339,17 @@ fn request(positionals: &[String], args: &SessionArgs) -> Result<Request> {
         })?;
     let min_remaining = match args.min_remaining.as_deref() {
         None => DEFAULT_MIN_REMAINING,
-        Some(text) => input::parse_duration(text).map_err(|e| {
-            Failure::usage(format!("--min-remaining: {e}")).hint("for example --min-remaining 30m")
-        })?,
+        Some(text) => input::parse_duration(text)
+            .and_then(|d| {
+                if d > input::MAX_DURATION {
+                    anyhow::bail!("'{}' is longer than any session (36h at most)", text.trim());
+                }
+                Ok(d)
+            })
+            .map_err(|e| {
+                Failure::usage(format!("--min-remaining: {e}"))
+                    .hint("for example --min-remaining 30m")
+            })?,
     };
     let serial = args
         .serial_number

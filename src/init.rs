@@ -5,8 +5,11 @@
 //! 1. The output is applied only when mfa-session succeeded, and the wrapper
 //!    returns mfa-session's exit status. `eval "$(false)"` returns 0 in bash,
 //!    zsh and dash, so a bare eval would hide every failure.
-//! 2. Subcommands (`init`, `completions`, ...) and `--help` / `--version`
-//!    print text, not shell code: they are run as they are, never evaluated.
+//! 2. Subcommands (`init`, `completions`, ...) print text, not shell code:
+//!    they are run as they are, never evaluated. Everything else runs with the
+//!    hidden `--wrapped` flag, which sends help and version text to stderr
+//!    wherever `-h` or `-V` stands (`-qh` included), so stdout holds nothing
+//!    but shell code.
 //! 3. The function leaves nothing behind: POSIX shells have no portable
 //!    `local`, so its two helper variables are unset before it returns.
 //! 4. mfa-session is found through PATH (`command mfa-session`), so the
@@ -104,16 +107,7 @@ const POSIX: &str = r#"# mfa-session shell integration ({SHELL}). Add this line 
     case "${1-}" in
         {WORDS}) command mfa-session "$@"; return ;;
     esac
-    for __mfa_session_arg in "$@"; do
-        case "$__mfa_session_arg" in
-            -h|--help|-V|--version)
-                unset __mfa_session_arg
-                command mfa-session "$@"
-                return ;;
-        esac
-    done
-    unset __mfa_session_arg
-    __mfa_session_out=$(command mfa-session --shell {SHELL} "$@") || {
+    __mfa_session_out=$(command mfa-session --wrapped --shell {SHELL} "$@") || {
         set -- "$?"
         unset __mfa_session_out
         return "$1"
@@ -126,22 +120,23 @@ const POSIX: &str = r#"# mfa-session shell integration ({SHELL}). Add this line 
 "#;
 
 /// fish: the output is collected whole (`string collect`) and sourced only on
-/// success; `$pipestatus[1]` is mfa-session's own status.
+/// success; `$pipestatus[1]` is mfa-session's own status, and the function
+/// returns `source`'s status after that (a script that fails is a failure).
 const FISH: &str = r#"# mfa-session shell integration (fish). Add this line to ~/.config/fish/config.fish:
 #   mfa-session init fish | source
 # Then: {NAME} 123456 PROFILE, {NAME} PROFILE (asks for the code), {NAME} --clear
 function {NAME} --description 'Put an AWS MFA session into this shell (mfa-session)'
-    if contains -- "$argv[1]" {WORDS}; or contains -- -h $argv; or contains -- --help $argv; or contains -- -V $argv; or contains -- --version $argv
+    if contains -- "$argv[1]" {WORDS}
         command mfa-session $argv
         return $status
     end
-    set -l __mfa_session_out (command mfa-session --shell fish $argv | string collect)
+    set -l __mfa_session_out (command mfa-session --wrapped --shell fish $argv | string collect)
     set -l __mfa_session_status $pipestatus[1]
     if test $__mfa_session_status -ne 0
         return $__mfa_session_status
     end
     printf '%s\n' $__mfa_session_out | source
-    return 0
+    return $status
 end
 "#;
 
@@ -153,12 +148,11 @@ const POWERSHELL: &str = r#"# mfa-session shell integration (PowerShell). Add th
 # Then: {NAME} 123456 PROFILE, {NAME} PROFILE (asks for the code), {NAME} --clear
 function {NAME} {
     $passthrough = @({WORDS})
-    if (($args.Count -gt 0 -and $passthrough -contains $args[0]) -or
-        ($args | Where-Object { $_ -in '-h', '--help', '-V', '--version' })) {
+    if ($args.Count -gt 0 -and $passthrough -contains $args[0]) {
         & mfa-session @args
         return
     }
-    $mfaSessionOutput = & mfa-session --shell powershell @args | Out-String
+    $mfaSessionOutput = & mfa-session --wrapped --shell powershell @args | Out-String
     $mfaSessionStatus = $LASTEXITCODE
     if ($mfaSessionStatus -eq 0 -and $mfaSessionOutput) {
         Invoke-Expression $mfaSessionOutput
@@ -225,12 +219,11 @@ mod tests {
 # Then: mfa 123456 PROFILE, mfa PROFILE (asks for the code), mfa --clear
 function mfa {
     $passthrough = @('init', 'completions', 'status', 'credential-process', 'exec', 'forget', 'help')
-    if (($args.Count -gt 0 -and $passthrough -contains $args[0]) -or
-        ($args | Where-Object { $_ -in '-h', '--help', '-V', '--version' })) {
+    if ($args.Count -gt 0 -and $passthrough -contains $args[0]) {
         & mfa-session @args
         return
     }
-    $mfaSessionOutput = & mfa-session --shell powershell @args | Out-String
+    $mfaSessionOutput = & mfa-session --wrapped --shell powershell @args | Out-String
     $mfaSessionStatus = $LASTEXITCODE
     if ($mfaSessionStatus -eq 0 -and $mfaSessionOutput) {
         Invoke-Expression $mfaSessionOutput
@@ -261,7 +254,7 @@ function mfa {
     fn posix_wrapper_uses_the_shell_and_name() {
         let text = wrapper(Shell::Zsh, "aws_mfa");
         assert!(text.contains("aws_mfa() {\n"));
-        assert!(text.contains("command mfa-session --shell zsh \"$@\""));
+        assert!(text.contains("command mfa-session --wrapped --shell zsh \"$@\""));
         assert!(
             text.contains("        init|completions|status|credential-process|exec|forget|help) command mfa-session \"$@\"; return ;;\n")
         );

@@ -52,6 +52,12 @@ impl MfaCode {
     }
 }
 
+impl Drop for MfaCode {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
+}
+
 impl fmt::Debug for MfaCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("MfaCode(******)")

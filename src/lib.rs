@@ -13,6 +13,7 @@ pub mod credentials_file;
 pub mod error;
 pub mod exec;
 pub mod get;
+pub mod hardening;
 pub mod init;
 pub mod input;
 pub mod profile;

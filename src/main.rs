@@ -14,11 +14,17 @@ use mfa_session::error::{Exit, Report};
 use mfa_session::{exec, get, init, say, status};
 
 fn main() -> ExitCode {
+    mfa_session::hardening::no_core_dumps();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) if !err.use_stderr() => {
-            // --help and --version are "errors" to clap; they go to stdout.
-            let _ = err.print();
+            // --help and --version are "errors" to clap; they go to stdout,
+            // except under an `init` function, which evaluates stdout.
+            if called_by_init_function() {
+                let _ = write!(io::stderr(), "{}", err.render());
+            } else {
+                let _ = err.print();
+            }
             return Exit::Success.into();
         }
         Err(err) => {
@@ -35,7 +41,9 @@ fn main() -> ExitCode {
         Some(Command::Completions(args)) => Ok(init::completions(args.shell)),
         Some(Command::Status(args)) => status::status(args),
         Some(Command::Forget(args)) => status::forget(args),
-        Some(Command::CredentialProcess(args)) => get::credential_process(&args.session),
+        Some(Command::CredentialProcess(args)) => {
+            get::credential_process(&args.session, args.print)
+        }
         Some(Command::Exec(args)) => exec::run(args),
     };
     match result {
@@ -50,6 +58,16 @@ fn main() -> ExitCode {
             report.exit.into()
         }
     }
+}
+
+/// Whether the hidden `--wrapped` flag is on the command line. clap stops at
+/// `-h` wherever it stands (`-qh` too) and returns no parsed flags, so the
+/// raw arguments are read; everything after `--` belongs to another command.
+fn called_by_init_function() -> bool {
+    std::env::args_os()
+        .skip(1)
+        .take_while(|a| a != "--")
+        .any(|a| a == "--wrapped")
 }
 
 /// clap's usage error as one line and a hint: its own text is several lines

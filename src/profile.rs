@@ -79,6 +79,13 @@ pub struct Setting {
     pub line: usize,
 }
 
+impl Drop for Setting {
+    fn drop(&mut self) {
+        // Any value may be a secret key; wiping all of them costs nothing.
+        zeroize::Zeroize::zeroize(&mut self.value);
+    }
+}
+
 impl fmt::Debug for Setting {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Values can be secret keys; never print them through Debug.
@@ -91,6 +98,9 @@ impl fmt::Debug for Setting {
 pub struct Profile {
     pub name: String,
     settings: BTreeMap<String, Setting>,
+    /// The `[services NAME]` section the profile names with `services = NAME`:
+    /// `sts.endpoint_url` and the like.
+    services: BTreeMap<String, Setting>,
 }
 
 /// The long-term access key of an IAM user. Debug never shows the secret.
@@ -98,6 +108,12 @@ pub struct Profile {
 pub struct LongTermKey {
     pub access_key_id: String,
     pub secret_access_key: String,
+}
+
+impl Drop for LongTermKey {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.secret_access_key);
+    }
 }
 
 impl fmt::Debug for LongTermKey {
@@ -109,6 +125,14 @@ impl fmt::Debug for LongTermKey {
 impl Profile {
     pub fn get(&self, key: &str) -> Option<&Setting> {
         self.settings.get(key)
+    }
+
+    /// A setting of one service from the profile's `services` section, such
+    /// as `("sts", "endpoint_url")`.
+    pub fn service_setting(&self, service: &str, key: &str) -> Option<&Setting> {
+        self.services
+            .get(&format!("{service}.{key}"))
+            .filter(|s| !s.value.trim().is_empty())
     }
 
     /// A setting's value with surrounding white space removed, if non-empty.
@@ -215,7 +239,8 @@ pub fn load_profile(files: &ProfileFiles, name: &str) -> Result<Profile> {
     let mut found = false;
     // Config first, so that the credentials file overrides it.
     for sections in [&config, &credentials].into_iter().flatten() {
-        for section in sections.iter().filter(|s| s.name == name) {
+        let profiles = sections.iter().filter(|s| s.kind == SectionKind::Profile);
+        for section in profiles.filter(|s| s.name == name) {
             found = true;
             for (key, setting) in &section.properties {
                 settings.insert(key.clone(), setting.clone());
@@ -227,6 +252,7 @@ pub fn load_profile(files: &ProfileFiles, name: &str) -> Result<Profile> {
             .into_iter()
             .flatten()
             .flatten()
+            .filter(|s| s.kind == SectionKind::Profile)
             .map(|s| s.name.as_str())
             .collect();
         known.sort_unstable();
@@ -245,10 +271,52 @@ pub fn load_profile(files: &ProfileFiles, name: &str) -> Result<Profile> {
             .hint(hint)
         );
     }
+    let services = match settings.get("services") {
+        Some(setting) => services_section(config.as_deref().unwrap_or_default(), name, setting)?,
+        None => BTreeMap::new(),
+    };
     Ok(Profile {
         name: name.to_owned(),
         settings,
+        services,
     })
+}
+
+/// The settings of the `[services NAME]` section that `setting` names.
+fn services_section(
+    config: &[Section],
+    profile: &str,
+    setting: &Setting,
+) -> Result<BTreeMap<String, Setting>> {
+    let wanted = setting.value.trim();
+    let mut found = config
+        .iter()
+        .filter(|s| s.kind == SectionKind::Services && s.name == wanted)
+        .peekable();
+    if found.peek().is_none() {
+        bail!(
+            Failure::new(format!(
+                "profile '{profile}' names services '{wanted}' ({}:{}), but the config file has no [services {wanted}] section",
+                setting.file.display(),
+                setting.line
+            ))
+            .hint(format!("add [services {wanted}] to the config file, or remove the services line"))
+        );
+    }
+    let mut settings = BTreeMap::new();
+    for section in found {
+        for (key, setting) in &section.properties {
+            settings.insert(key.clone(), setting.clone());
+        }
+    }
+    Ok(settings)
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SectionKind {
+    Profile,
+    /// `[services NAME]`: per-service settings, as sub-properties.
+    Services,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -259,7 +327,10 @@ enum FileKind {
 
 #[derive(Debug)]
 struct Section {
+    kind: SectionKind,
     name: String,
+    /// Properties, and the sub-properties of indented blocks as
+    /// `parent.key` (`sts.endpoint_url`).
     properties: Vec<(String, Setting)>,
 }
 
@@ -316,13 +387,24 @@ fn parse(text: &str, path: &Path, kind: FileKind) -> Result<Vec<Section>> {
                     "an indented line that continues no property",
                 ));
             };
-            let setting = sections
-                .last_mut()
-                .filter(|_| in_profile)
-                .and_then(|s| s.properties.iter_mut().rev().find(|(k, _)| k == key));
-            if let Some((_, setting)) = setting {
+            let Some(section) = sections.last_mut().filter(|_| in_profile) else {
+                continue;
+            };
+            if let Some((_, setting)) = section.properties.iter_mut().rev().find(|(k, _)| k == key)
+            {
                 setting.value.push('\n');
                 setting.value.push_str(trimmed);
+            }
+            if let Some((sub, value)) = trimmed.split_once('=') {
+                let sub = format!("{key}.{}", sub.trim().to_ascii_lowercase());
+                section.properties.push((
+                    sub,
+                    Setting {
+                        value: strip_inline_comment(value).trim().to_owned(),
+                        file: path.to_path_buf(),
+                        line: line_no,
+                    },
+                ));
             }
             continue;
         }
@@ -339,9 +421,10 @@ fn parse(text: &str, path: &Path, kind: FileKind) -> Result<Vec<Section>> {
             in_any_section = true;
             last_key = None;
             match profile_name(header, kind) {
-                Some(name) => {
+                Some((kind, name)) => {
                     in_profile = true;
                     sections.push(Section {
+                        kind,
                         name,
                         properties: Vec::new(),
                     });
@@ -382,19 +465,25 @@ fn parse(text: &str, path: &Path, kind: FileKind) -> Result<Vec<Section>> {
     Ok(sections)
 }
 
-/// The profile a section header names, or None for other kinds of section.
-fn profile_name(header: &str, kind: FileKind) -> Option<String> {
+/// The profile or services section a header names, or None for other kinds
+/// of section.
+fn profile_name(header: &str, kind: FileKind) -> Option<(SectionKind, String)> {
     match kind {
-        FileKind::Credentials => Some(header.to_owned()).filter(|h| !h.is_empty()),
+        FileKind::Credentials => {
+            Some((SectionKind::Profile, header.to_owned())).filter(|(_, h)| !h.is_empty())
+        }
         FileKind::Config => {
             if header == "default" {
-                return Some("default".to_owned());
+                return Some((SectionKind::Profile, "default".to_owned()));
             }
-            let rest = header.strip_prefix("profile")?;
+            let (kind, rest) = match header.strip_prefix("profile") {
+                Some(rest) => (SectionKind::Profile, rest),
+                None => (SectionKind::Services, header.strip_prefix("services")?),
+            };
             if !rest.starts_with([' ', '\t']) {
                 return None;
             }
-            Some(rest.trim().to_owned()).filter(|n| !n.is_empty())
+            Some((kind, rest.trim().to_owned())).filter(|(_, n)| !n.is_empty())
         }
     }
 }
@@ -451,8 +540,11 @@ mod tests {
             "[default]\ns3 =\n  max_concurrent_requests = 10\nregion = x\n",
             FileKind::Config,
         );
-        assert_eq!(s[0].properties[0].1.value, "\nmax_concurrent_requests = 10");
-        assert_eq!(s[0].properties[1].1.value, "x");
+        let get = |key: &str| &s[0].properties.iter().find(|(k, _)| k == key).unwrap().1;
+        assert_eq!(get("s3").value, "\nmax_concurrent_requests = 10");
+        assert_eq!(get("s3.max_concurrent_requests").value, "10");
+        assert_eq!(get("s3.max_concurrent_requests").line, 3);
+        assert_eq!(get("region").value, "x");
     }
 
     #[test]

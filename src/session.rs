@@ -20,6 +20,24 @@ pub const VARIABLES: [&str; 5] = [
     "AWS_CREDENTIAL_EXPIRATION",
 ];
 
+/// Variables that make an SDK pick a profile over the session's keys: the JS
+/// SDK v3 (CDK, Serverless) prefers `AWS_PROFILE` to the environment keys,
+/// and would sign with the long-term key that a Force-MFA policy denies.
+pub const PROFILE_VARIABLES: [&str; 2] = ["AWS_PROFILE", "AWS_DEFAULT_PROFILE"];
+
+/// The region, set when it would otherwise be lost with `AWS_PROFILE`.
+pub const REGION_VARIABLES: [&str; 2] = ["AWS_REGION", "AWS_DEFAULT_REGION"];
+
+/// What else changes in the environment with a session.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Surroundings {
+    /// `AWS_PROFILE` or `AWS_DEFAULT_PROFILE` is set and must go.
+    pub unset_profile: bool,
+    /// The region the session was obtained in, for `AWS_REGION` and
+    /// `AWS_DEFAULT_REGION`, when it came from the profile or the environment.
+    pub region: Option<String>,
+}
+
 /// Temporary credentials from GetSessionToken. Debug never shows the secrets.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Session {
@@ -39,30 +57,55 @@ impl fmt::Debug for Session {
     }
 }
 
+impl Drop for Session {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        self.secret_access_key.zeroize();
+        self.session_token.zeroize();
+    }
+}
+
 impl Session {
     /// The expiration as RFC 3339 in UTC, whole seconds: `2026-11-23T21:34:05Z`.
     pub fn expiration_rfc3339(&self) -> String {
         rfc3339(self.expiration)
     }
 
-    /// The script that puts this session into a shell.
-    pub fn script(&self) -> Script {
+    /// The script that puts this session into a shell (or, for `exec`, into
+    /// a command's environment). Removals come first, so that the last line
+    /// is a plain assignment whatever the shell's status rules.
+    pub fn script(&self, around: &Surroundings) -> Script {
         let [id, secret, token, legacy, expiration] = VARIABLES;
         let mut script = Script::new();
+        if around.unset_profile {
+            for name in PROFILE_VARIABLES {
+                script.unset(name);
+            }
+        }
         script
             .set(id, &self.access_key_id)
             .set(secret, &self.secret_access_key)
             .set(token, &self.session_token)
             .set(legacy, &self.session_token)
             .set(expiration, self.expiration_rfc3339());
+        if let Some(region) = &around.region {
+            for name in REGION_VARIABLES {
+                script.set(name, region);
+            }
+        }
         script
     }
 }
 
-/// The script that removes every variable this tool sets.
+/// The script that removes every variable a session script may set or that
+/// competes with one: the session's, the profile's and the region's.
 pub fn clear_script() -> Script {
     let mut script = Script::new();
-    for name in VARIABLES {
+    for name in VARIABLES
+        .into_iter()
+        .chain(PROFILE_VARIABLES)
+        .chain(REGION_VARIABLES)
+    {
         script.unset(name);
     }
     script
@@ -118,7 +161,10 @@ mod tests {
     #[test]
     fn script_order_and_values() {
         assert_eq!(
-            session().script().render(Shell::Sh).unwrap(),
+            session()
+                .script(&Surroundings::default())
+                .render(Shell::Sh)
+                .unwrap(),
             "export AWS_ACCESS_KEY_ID='ASIAEXAMPLE'\n\
              export AWS_SECRET_ACCESS_KEY='secret/key+'\n\
              export AWS_SESSION_TOKEN='tok=en'\n\
@@ -128,11 +174,33 @@ mod tests {
     }
 
     #[test]
+    fn profile_variables_go_first_and_the_region_comes_last() {
+        let around = Surroundings {
+            unset_profile: true,
+            region: Some("eu-west-1".into()),
+        };
+        let out = session().script(&around).render(Shell::Sh).unwrap();
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(
+            lines[..2],
+            ["unset AWS_PROFILE", "unset AWS_DEFAULT_PROFILE"]
+        );
+        assert_eq!(
+            lines[7..],
+            [
+                "export AWS_REGION='eu-west-1'",
+                "export AWS_DEFAULT_REGION='eu-west-1'"
+            ]
+        );
+    }
+
+    #[test]
     fn clear_unsets_every_variable() {
         assert_eq!(
             clear_script().render(Shell::Bash).unwrap(),
             "unset AWS_ACCESS_KEY_ID\nunset AWS_SECRET_ACCESS_KEY\nunset AWS_SESSION_TOKEN\n\
-             unset AWS_SECURITY_TOKEN\nunset AWS_CREDENTIAL_EXPIRATION\n"
+             unset AWS_SECURITY_TOKEN\nunset AWS_CREDENTIAL_EXPIRATION\nunset AWS_PROFILE\n\
+             unset AWS_DEFAULT_PROFILE\nunset AWS_REGION\nunset AWS_DEFAULT_REGION\n"
         );
     }
 

@@ -28,27 +28,25 @@ pub enum Shell {
 }
 
 impl Shell {
-    /// The shell the user is most likely typing into, when `--shell` is not given.
+    /// The shell to print code for when `--shell` and `MFA_SESSION_SHELL` are
+    /// not given: POSIX sh, which bash, zsh, dash and ksh all read.
     ///
-    /// Only fish is told apart on Unix (through `$SHELL`, which names the login
-    /// shell): bash, zsh and every other POSIX shell read the same code. On
-    /// Windows there is no `$SHELL`, and PowerShell is the default terminal.
-    pub fn detect() -> Shell {
+    /// `$SHELL` is not consulted: it names the login shell, not the shell
+    /// that evaluates the output. A fish user's bash script would get fish
+    /// code, and zsh reads fish's `set -gx` as `set -g -x`, which turns on
+    /// tracing and prints every secret to stderr. zoxide and direnv let the
+    /// user (or the `init` function) name the shell for the same reason.
+    ///
+    /// On Windows there is no shell both cmd and PowerShell can read, and no
+    /// reliable way to tell which one is running, so the shell must be named.
+    pub fn default_for_platform() -> Result<Shell> {
         if cfg!(windows) {
-            return Shell::Powershell;
+            bail!(
+                crate::error::Failure::usage("name the shell to print code for")
+                    .hint("add --shell powershell or --shell cmd (or set MFA_SESSION_SHELL), or use the function from: mfa-session init powershell")
+            );
         }
-        let login = std::env::var_os("SHELL").unwrap_or_default();
-        let name = std::path::Path::new(&login)
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("");
-        match name {
-            "fish" => Shell::Fish,
-            "zsh" => Shell::Zsh,
-            "bash" => Shell::Bash,
-            "pwsh" | "powershell" => Shell::Powershell,
-            _ => Shell::Sh,
-        }
+        Ok(Shell::Sh)
     }
 }
 
@@ -147,13 +145,14 @@ fn posix_quote(value: &str) -> String {
 //    in POSIX shells. A universal variable of the same name (set -U) is
 //    shadowed, not modified.
 // 3. `set -e -g` removes the global; it prints nothing when the variable is
-//    absent (status 4 only), so `--clear` on a clean shell is quiet.
+//    absent, but its status is then 4, and `source` returns the status of
+//    the last line: `; or true` keeps `--clear | source; and ...` working.
 // 4. Output is loaded with `| source`, never `eval (...)`: command
 //    substitution splits on newlines and would break multi-line values.
 fn fish_line(op: &Op) -> String {
     match op {
         Op::Set(name, value) => format!("set -gx {name} {}", fish_quote(value)),
-        Op::Unset(name) => format!("set -e -g {name}"),
+        Op::Unset(name) => format!("set -e -g {name}; or true"),
     }
 }
 
@@ -274,7 +273,7 @@ mod tests {
             sample().render(Shell::Fish).unwrap(),
             "set -gx AWS_ACCESS_KEY_ID 'ASIAEXAMPLE'\n\
              set -gx AWS_SECRET_ACCESS_KEY 'se/cr+et='\n\
-             set -e -g AWS_SESSION_TOKEN\n"
+             set -e -g AWS_SESSION_TOKEN; or true\n"
         );
     }
 

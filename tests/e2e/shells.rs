@@ -210,7 +210,7 @@ fn shell_command(sandbox: &Sandbox, program: &[&str]) -> Command {
 const POSIX_WRAPPER_PROGRAM: &str = r#"
 eval "$(mfa-session init SHELL)"
 show() {
-    for n in AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_SECURITY_TOKEN AWS_CREDENTIAL_EXPIRATION __mfa_session_out __mfa_session_arg; do
+    for n in AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_SECURITY_TOKEN AWS_CREDENTIAL_EXPIRATION __mfa_session_out; do
         if [ "$(eval "printf %s \"\${$n+x}\"")" ]; then printf '%s=set;' "$n"; else printf '%s=unset;' "$n"; fi
     done
     printf '\n'
@@ -227,7 +227,11 @@ case "$AWS_ACCESS_KEY_ID" in before) echo 'key unchanged';; *) echo 'key replace
 mfa --clear || exit 51
 printf 'clear: '
 show
-mfa --version
+mfa --version 2>&1
+st=0; mfa -qh >/dev/null 2>"$HOME/help.txt" || st=$?
+printf 'qh: status=%s usage=%s not-found=%s\n' "$st" "$(grep -c '^Usage' "$HOME/help.txt")" "$(grep -c 'not found' "$HOME/help.txt")"
+st=0; mfa -qV >/dev/null 2>"$HOME/version.txt" || st=$?
+printf 'qV: status=%s %s\n' "$st" "$(cat "$HOME/version.txt")"
 "#;
 
 fn check_wrapper_output(label: &str, out: &std::process::Output) {
@@ -246,19 +250,31 @@ fn check_wrapper_output(label: &str, out: &std::process::Output) {
     assert_eq!(
         lines[2],
         "AWS_ACCESS_KEY_ID=set;AWS_SECRET_ACCESS_KEY=set;AWS_SESSION_TOKEN=set;AWS_SECURITY_TOKEN=set;\
-         AWS_CREDENTIAL_EXPIRATION=set;__mfa_session_out=unset;__mfa_session_arg=unset;",
+         AWS_CREDENTIAL_EXPIRATION=set;__mfa_session_out=unset;",
         "{label}: {stdout}"
     );
     assert_eq!(lines[3], "key replaced", "{label}: {stdout}");
     assert_eq!(
         lines[4],
         "clear: AWS_ACCESS_KEY_ID=unset;AWS_SECRET_ACCESS_KEY=unset;AWS_SESSION_TOKEN=unset;\
-         AWS_SECURITY_TOKEN=unset;AWS_CREDENTIAL_EXPIRATION=unset;__mfa_session_out=unset;__mfa_session_arg=unset;",
+         AWS_SECURITY_TOKEN=unset;AWS_CREDENTIAL_EXPIRATION=unset;__mfa_session_out=unset;",
         "{label}: {stdout}"
     );
     assert!(
         lines[5].starts_with("mfa-session "),
-        "--version passes through: {stdout}"
+        "--version is shown: {stdout}"
+    );
+    // Issue 8.5: help and version text behind combined short flags is shown,
+    // never evaluated (the help's lines ran as commands; `mfa-session 0.1.0`
+    // ran as a session for a profile named 0.1.0).
+    assert_eq!(
+        lines[6], "qh: status=0 usage=1 not-found=0",
+        "{label}: {stdout}"
+    );
+    assert_eq!(
+        lines[7],
+        format!("qV: status=0 mfa-session {}", env!("CARGO_PKG_VERSION")),
+        "{label}: {stdout}"
     );
 }
 
@@ -297,7 +313,7 @@ fn fish_wrapper_applies_on_success_and_returns_the_status() {
     let program = r#"
 mfa-session init fish | source
 function show
-    for n in AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_SECURITY_TOKEN AWS_CREDENTIAL_EXPIRATION __mfa_session_out __mfa_session_arg
+    for n in AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_SECURITY_TOKEN AWS_CREDENTIAL_EXPIRATION __mfa_session_out
         if set -q $n; printf '%s=set;' $n; else; printf '%s=unset;' $n; end
     end
     printf '\n'
@@ -312,7 +328,13 @@ if test "$AWS_ACCESS_KEY_ID" = before; echo 'key unchanged'; else; echo 'key rep
 mfa --clear; or exit 51
 printf 'clear: '
 show
-mfa --version
+mfa --version 2>&1
+mfa -qh >/dev/null 2>$HOME/help.txt
+set st $status
+printf 'qh: status=%s usage=%s not-found=%s\n' $st (grep -c '^Usage' $HOME/help.txt) (grep -c 'not found' $HOME/help.txt)
+mfa -qV >/dev/null 2>$HOME/version.txt
+set st $status
+printf 'qV: status=%s %s\n' $st (cat $HOME/version.txt)
 "#;
     let out = shell_command(&sandbox, &["fish", "--no-config", "-c"])
         .arg(program)
@@ -326,7 +348,7 @@ fn wrapper_passes_subcommands_through_without_eval() {
     need!(tool("bash"));
     let sandbox = Sandbox::new(None);
     let out = shell_command(&sandbox, &["bash", "-eu", "-c"])
-        .arg("eval \"$(mfa-session init bash --cmd awsmfa)\"; awsmfa completions bash | head -c 0; awsmfa init sh | grep -c '^awsmfa() {' || true; awsmfa --help | grep -c Usage")
+        .arg("eval \"$(mfa-session init bash --cmd awsmfa)\"; awsmfa completions bash | head -c 0; awsmfa init sh | grep -c '^awsmfa() {' || true; awsmfa --help 2>&1 | grep -c Usage")
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -369,32 +391,69 @@ fn powershell_round_trip_when_pwsh_is_installed() {
     }
 }
 
+/// Issue 8.2: `$SHELL` names the login shell, not the one that evaluates
+/// the output, so it never chooses the code.
 #[test]
-fn the_shell_is_detected_from_the_login_shell() {
+fn the_login_shell_does_not_choose_the_output() {
     let mut sandbox = Sandbox::new(None);
-    for (login, first_line) in [
-        ("/usr/bin/fish", "set -e -g AWS_ACCESS_KEY_ID"),
-        ("/bin/zsh", "unset AWS_ACCESS_KEY_ID"),
-        ("/bin/bash", "unset AWS_ACCESS_KEY_ID"),
-        ("/bin/dash", "unset AWS_ACCESS_KEY_ID"),
-        (
-            "/opt/microsoft/powershell/7/pwsh",
-            "Remove-Item -LiteralPath Env:AWS_ACCESS_KEY_ID -ErrorAction Ignore",
-        ),
-        ("", "unset AWS_ACCESS_KEY_ID"),
+    for login in [
+        "/usr/bin/fish",
+        "/bin/zsh",
+        "/bin/bash",
+        "/opt/microsoft/powershell/7/pwsh",
+        "",
     ] {
         sandbox.set("SHELL", login);
         let run = sandbox.run(&["--clear"]);
         run.success();
-        assert_eq!(run.stdout.lines().next(), Some(first_line), "SHELL={login}");
+        assert_eq!(
+            run.stdout.lines().next(),
+            Some("unset AWS_ACCESS_KEY_ID"),
+            "SHELL={login}"
+        );
     }
-    // --shell wins over $SHELL.
-    sandbox.set("SHELL", "/usr/bin/fish");
+    // Named by the user: the variable, and --shell over it.
+    sandbox.set("MFA_SESSION_SHELL", "fish");
+    let run = sandbox.run(&["--clear"]);
+    assert_eq!(
+        run.stdout.lines().next(),
+        Some("set -e -g AWS_ACCESS_KEY_ID; or true")
+    );
     let run = sandbox.run(&["--clear", "--shell", "cmd"]);
     assert_eq!(
         run.stdout.lines().next(),
         Some("@set \"AWS_ACCESS_KEY_ID=\"")
     );
+    sandbox.set("MFA_SESSION_SHELL", "tcsh");
+    sandbox.run(&["--clear"]).failure(2).stderr_has("tcsh");
+}
+
+/// Issue 8.2: a fish user's zsh script evals the output. With fish code,
+/// zsh read `set -gx` as `set -g -x`, turned on xtrace and printed the
+/// secret key and token to stderr.
+#[test]
+fn a_fish_login_shell_does_not_leak_secrets_through_a_zsh_script() {
+    let moto = need!(moto());
+    need!(tool("zsh"));
+    let user = moto.user(1);
+    let mut sandbox = Sandbox::with_user(moto, &user, "work");
+    sandbox.set("SHELL", "/usr/bin/fish");
+    let program = r#"
+eval "$(mfa-session 123456 work -q)"
+printf 'key=%s\n' "${AWS_ACCESS_KEY_ID:-none}"
+eval "$(mfa-session --clear)"
+printf 'after clear=%s\n' "${AWS_ACCESS_KEY_ID:-none}"
+"#;
+    let out = shell_command(&sandbox, &["zsh", "--no-rcs", "-eu", "-c"])
+        .arg(program)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.starts_with("key=ASIA"), "{stdout}");
+    assert!(stdout.ends_with("after clear=none\n"), "{stdout}");
+    assert_eq!(stderr, "", "nothing on stderr, above all no secret");
 }
 
 #[test]
