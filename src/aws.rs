@@ -193,9 +193,13 @@ impl Aws {
             }
             Err(err) => return Err(self.list_failure(err)),
         };
+        // Serials and names are printed in prompts: anything AWS would never
+        // send (control characters, say) is left out with the FIDO keys.
         Ok(devices
             .into_iter()
             .filter(|d| !is_fido(&d.serial))
+            .filter(|d| crate::input::check_serial(&d.serial).is_ok())
+            .filter(|d| crate::cache::valid_user_name(&d.user_name))
             .collect())
     }
 
@@ -260,8 +264,9 @@ impl Aws {
         match user_name_from_arn(arn) {
             Some(name) => Ok(name.to_owned()),
             None => Err(Failure::new(format!(
-                "profile '{}' does not belong to an IAM user (caller is {arn})",
-                self.profile
+                "profile '{}' does not belong to an IAM user (caller is {})",
+                self.profile,
+                arn.escape_debug()
             ))
             .hint("name the MFA device with --serial-number ARN")
             .into()),

@@ -7,11 +7,14 @@
 //! never gets another's session; the same fields are stored inside and
 //! checked on every read, so a foreign or hand-edited file is never used.
 //!
-//! Writes go to a temporary file in the same directory that is then renamed
-//! over the old one: a reader sees the old file or the new one, never half of
-//! either, however many terminals run at once. A file that cannot be read or
-//! parsed is reported as a warning and replaced by the next write; it never
-//! stops the tool.
+//! Writes go through [`crate::secret_file::replace`] (temporary file, rename,
+//! nothing left behind); reads through [`crate::secret_file::read_private`]:
+//! only regular files of this user's, with no group or other permission
+//! bits, never through a link, at most 64 KiB. The directory itself must be
+//! this user's: one owned by another user is not used at all (its files
+//! could be an attacker's session, announced as the user's own). A file that
+//! cannot be read, parsed or trusted is reported as a warning and replaced by
+//! the next write; it never stops the tool.
 
 use std::fs;
 use std::io;
@@ -24,9 +27,13 @@ use sha2::{Digest, Sha256};
 
 use crate::error::Failure;
 use crate::error::io_reason;
+use crate::secret_file::Unreadable;
 use crate::session::Session;
 
 const FORMAT: u32 = 1;
+
+/// The largest cache file read; real ones are under 4 KiB.
+const MAX_FILE: u64 = 64 * 1024;
 
 /// What a cached session or a remembered device belongs to.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,6 +72,24 @@ struct SessionFile {
     requested_seconds: Option<u64>,
 }
 
+/// A section of the credentials file that `--write-profile` filled, so that
+/// `forget` can empty it again.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WrittenSection {
+    pub profile: String,
+    pub path: PathBuf,
+    pub section: String,
+    /// The session's access key id, to recognise it (not secret).
+    pub access_key_id: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct WrittenFile {
+    format: u32,
+    #[serde(flatten)]
+    written: WrittenSection,
+}
+
 #[derive(Serialize, Deserialize)]
 struct DeviceFile {
     format: u32,
@@ -88,20 +113,25 @@ pub struct SessionCache {
 impl SessionCache {
     /// `MFA_SESSION_CACHE_DIR`, else `mfa-session` in the platform's cache
     /// directory (`$XDG_CACHE_HOME` or `~/.cache` on Linux).
+    ///
+    /// A directory that exists must be this user's; one that is, but that
+    /// other users may read, is made private first.
     pub fn locate() -> Result<SessionCache> {
-        if let Some(dir) = std::env::var_os("MFA_SESSION_CACHE_DIR").filter(|d| !d.is_empty()) {
-            return Ok(SessionCache { dir: dir.into() });
-        }
-        match dirs::cache_dir() {
-            Some(base) => Ok(SessionCache {
-                dir: base.join("mfa-session"),
-            }),
-            None => Err(
-                Failure::new("cannot find a cache directory (HOME is not set)")
-                    .hint("set MFA_SESSION_CACHE_DIR, or pass --no-cache")
-                    .into(),
-            ),
-        }
+        let dir = match std::env::var_os("MFA_SESSION_CACHE_DIR").filter(|d| !d.is_empty()) {
+            Some(dir) => PathBuf::from(dir),
+            None => match dirs::cache_dir() {
+                Some(base) => base.join("mfa-session"),
+                None => {
+                    return Err(
+                        Failure::new("cannot find a cache directory (HOME is not set)")
+                            .hint("set MFA_SESSION_CACHE_DIR, or pass --no-cache")
+                            .into(),
+                    );
+                }
+            },
+        };
+        check_dir(&dir)?;
+        Ok(SessionCache { dir })
     }
 
     pub fn at(dir: impl Into<PathBuf>) -> SessionCache {
@@ -128,6 +158,39 @@ impl SessionCache {
         ))
     }
 
+    fn written_path(&self, written: &WrittenSection) -> PathBuf {
+        let owner = Owner {
+            profile: written.profile.clone(),
+            access_key_id: String::new(),
+            endpoint: written.path.to_string_lossy().into_owned(),
+        };
+        self.dir.join(format!(
+            "written-{}-{}.json",
+            file_safe(&written.profile),
+            digest(&owner, Some(&written.section))
+        ))
+    }
+
+    /// Records a section that `--write-profile` filled.
+    pub fn remember_written(&self, written: &WrittenSection) -> Result<()> {
+        let file = WrittenFile {
+            format: FORMAT,
+            written: written.clone(),
+        };
+        self.write_json(&self.written_path(written), &file)
+    }
+
+    /// The sections `--write-profile` filled for `profile`, or for all.
+    pub fn written(&self, profile: Option<&str>) -> Vec<WrittenSection> {
+        self.files("written-")
+            .into_iter()
+            .filter_map(|path| read_json::<WrittenFile>(&path).ok())
+            .filter(|f| f.format == FORMAT)
+            .map(|f| f.written)
+            .filter(|w| profile.is_none_or(|p| w.profile == p))
+            .collect()
+    }
+
     /// The cached session for `owner` and `serial`, if there is a readable one.
     pub fn session(&self, owner: &Owner, serial: &str) -> Option<CachedSession> {
         let path = self.session_path(owner, serial);
@@ -137,6 +200,14 @@ impl SessionCache {
                 .ok_or("it is not a session file of this version")?;
             if cached.owner != *owner || cached.serial != serial {
                 return Err("it belongs to another profile, key or device".into());
+            }
+            if !plain_text(&cached.session.access_key_id)
+                || cached
+                    .user_name
+                    .as_deref()
+                    .is_some_and(|u| !valid_user_name(u))
+            {
+                return Err("it holds values no AWS answer has".into());
             }
             Ok(cached)
         });
@@ -170,6 +241,16 @@ impl SessionCache {
         let device = read_json::<DeviceFile>(&path).and_then(|file| {
             if file.format != FORMAT || file.owner != *owner {
                 return Err("it belongs to another profile or key".into());
+            }
+            // The serial and name are shown in prompts and messages: a planted
+            // file must not put escape sequences on the user's terminal.
+            if crate::input::check_serial(&file.serial).is_err()
+                || file
+                    .user_name
+                    .as_deref()
+                    .is_some_and(|u| !valid_user_name(u))
+            {
+                return Err("it holds a device serial or user name AWS would not send".into());
             }
             Ok(RememberedDevice {
                 serial: file.serial,
@@ -207,6 +288,12 @@ impl SessionCache {
             .into_iter()
             .filter_map(|path| read_json::<SessionFile>(&path).ok())
             .filter_map(SessionFile::into_cached)
+            .filter(|c| {
+                crate::input::check_serial(&c.serial).is_ok()
+                    && plain_text(&c.owner.profile)
+                    && plain_text(&c.owner.endpoint)
+                    && c.user_name.as_deref().is_none_or(valid_user_name)
+            })
             .collect();
         sessions.sort_by(|a, b| {
             (a.owner.profile.as_str(), a.session.expiration)
@@ -221,6 +308,7 @@ impl SessionCache {
         let mut removed = 0;
         let mut files = self.files("session-");
         files.extend(self.files("device-"));
+        files.extend(self.files("written-"));
         for path in files {
             let matches = match profile {
                 None => true,
@@ -278,7 +366,7 @@ impl SessionCache {
         let mut text =
             serde_json::to_string_pretty(value).map_err(|e| fail(io::Error::other(e)))?;
         text.push('\n');
-        crate::atomic::replace(path, text.as_bytes()).map_err(fail)
+        crate::secret_file::replace(path, text.as_bytes()).map_err(fail)
     }
 
     /// Creates the directory with mode 0700, and tightens it when it exists.
@@ -343,10 +431,10 @@ impl From<&str> for Miss {
 }
 
 fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, Miss> {
-    let bytes = match fs::read(path) {
+    let bytes = match crate::secret_file::read_private(path, MAX_FILE) {
         Ok(bytes) => bytes,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(Miss::Absent),
-        Err(e) => return Err(Miss::Bad(io_reason(&e))),
+        Err(Unreadable::Absent) => return Err(Miss::Absent),
+        Err(Unreadable::Refused(reason)) => return Err(Miss::Bad(reason)),
     };
     // Only where and what kind: serde's own message can quote a value, and
     // the values in this file are secrets.
@@ -363,6 +451,59 @@ fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, Miss> {
             e.column()
         ))
     })
+}
+
+/// The cache directory, if it exists, must be this user's. One that is but
+/// that others may enter is made private; one of another user's is refused.
+fn check_dir(dir: &Path) -> Result<()> {
+    let meta = match fs::metadata(dir) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => {
+            return Err(Failure::new(format!(
+                "cannot use the cache directory {}: {}",
+                dir.display(),
+                io_reason(&e)
+            ))
+            .into());
+        }
+    };
+    let refuse = |why: &str| -> anyhow::Error {
+        Failure::new(format!(
+            "the cache directory {} is not safe to use: {why}",
+            dir.display()
+        ))
+        .hint("set MFA_SESSION_CACHE_DIR to a directory of your own, or pass --no-cache")
+        .into()
+    };
+    if !meta.is_dir() {
+        return Err(refuse("it is not a directory"));
+    }
+    if let Err(why) = crate::secret_file::check_private(&meta) {
+        if !why.starts_with("other users may") {
+            return Err(refuse(&why));
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+                .map_err(|e| refuse(&io_reason(&e)))?;
+        }
+    }
+    Ok(())
+}
+
+/// No control characters: text from a cache file that is printed.
+fn plain_text(text: &str) -> bool {
+    !text.chars().any(char::is_control)
+}
+
+/// An IAM user name as AWS allows it: 1-64 of `[\w+=,.@-]`.
+pub fn valid_user_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c))
 }
 
 fn warn(path: &Path, reason: &str) {

@@ -5,8 +5,8 @@
 //! section, comment, blank line and line ending stays byte for byte as it
 //! was. Inside `[NAME]`, only the keys this tool owns are replaced; other
 //! lines stay. A section that holds a long-term key is never overwritten.
-//! The new file replaces the old one by rename (mode 0600), so a reader never
-//! sees half of it.
+//! The file is replaced through [`crate::secret_file::update`]: links
+//! followed, mode and owner kept, locked, nothing left behind.
 
 use std::io;
 use std::path::PathBuf;
@@ -15,8 +15,8 @@ use anyhow::Result;
 
 use crate::error::Failure;
 use crate::error::io_reason;
-use crate::get::Obtained;
 use crate::profile::ProfileFiles;
+use crate::session::Session;
 
 /// The keys this tool writes, and removes when they are stale.
 const OWNED: [&str; 5] = [
@@ -40,65 +40,125 @@ pub fn check_section_name(name: &str) -> Result<()> {
     Ok(())
 }
 
-/// Writes the session into `[section]`; returns the file's path.
-pub fn write_session(section: &str, obtained: &Obtained) -> Result<PathBuf> {
-    if section == obtained.profile {
+/// Everything that could make the write fail, checked before any request so
+/// that a refusal costs no MFA code: the section name, that it is not the
+/// profile whose key signs, that the file can be replaced safely, and that
+/// the section does not hold a long-term key.
+pub fn check_target(section: &str, profile: &str) -> Result<()> {
+    check_section_name(section)?;
+    if section == profile {
         return Err(Failure::new(format!(
             "--write-profile {section} would overwrite the long-term key of profile '{section}'"
         ))
-        .hint(
+        .hint(format!(
             "write the session to another profile, e.g. --write-profile {section}-mfa"
-                .replace("{section}", section),
-        )
+        ))
         .into());
     }
     let path = ProfileFiles::locate()?.credentials;
-    let text = match std::fs::read(&path) {
-        Ok(bytes) => String::from_utf8(bytes).map_err(|_| {
-            Failure::new(format!(
-                "cannot update {}: it is not UTF-8 text",
-                path.display()
-            ))
-        })?,
+    let target = crate::secret_file::check_target(&path)?;
+    let text = match std::fs::read_to_string(&target) {
+        Ok(text) => text,
         Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),
         Err(e) => {
-            return Err(
-                Failure::new(format!("cannot read {}: {}", path.display(), io_reason(&e))).into(),
-            );
-        }
-    };
-    let s = &obtained.session;
-    let values = [
-        ("aws_access_key_id", s.access_key_id.as_str()),
-        ("aws_secret_access_key", s.secret_access_key.as_str()),
-        ("aws_session_token", s.session_token.as_str()),
-        ("expiration", &s.expiration_rfc3339()),
-    ]
-    .map(|(k, v)| (k, v.to_owned()));
-    let updated = with_section(&text, section, &values).map_err(|reason| {
-        Failure::new(format!(
-            "will not write [{section}] in {}: {reason}",
-            path.display()
-        ))
-        .hint("choose another name for --write-profile")
-    })?;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            Failure::new(format!(
-                "cannot create {}: {}",
-                dir.display(),
+            return Err(Failure::new(format!(
+                "cannot read {}: {}",
+                target.display(),
                 io_reason(&e)
             ))
-        })?;
+            .into());
+        }
+    };
+    let placeholder = OWNED.map(|k| (k, String::new()));
+    with_section(&text, section, &placeholder)
+        .map(|_| ())
+        .map_err(|reason| refusal(section, &target, &reason))
+}
+
+fn refusal(section: &str, path: &std::path::Path, reason: &str) -> anyhow::Error {
+    Failure::new(format!(
+        "will not write [{section}] in {}: {reason}",
+        path.display()
+    ))
+    .hint("choose another name for --write-profile")
+    .into()
+}
+
+/// Writes the session into `[section]`; returns the real file's path.
+pub fn write_session(section: &str, profile: &str, session: &Session) -> Result<PathBuf> {
+    check_target(section, profile)?;
+    let path = ProfileFiles::locate()?.credentials;
+    let values = [
+        ("aws_access_key_id", session.access_key_id.as_str()),
+        ("aws_secret_access_key", session.secret_access_key.as_str()),
+        ("aws_session_token", session.session_token.as_str()),
+        ("expiration", &session.expiration_rfc3339()),
+    ]
+    .map(|(k, v)| (k, v.to_owned()));
+    crate::secret_file::update(&path, |text| {
+        with_section(text.unwrap_or(""), section, &values)
+            .map(String::into_bytes)
+            .map_err(|reason| refusal(section, &path, &reason))
+    })
+}
+
+/// Removes from `[section]` the session this tool wrote there (the one with
+/// `access_key_id`), and the section itself when nothing else is left in it.
+/// Returns whether anything was removed; a section that holds something
+/// else now is left alone.
+pub fn remove_session(path: &std::path::Path, section: &str, access_key_id: &str) -> Result<bool> {
+    let mut removed = false;
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        _ => {}
     }
-    crate::atomic::replace(&path, updated.as_bytes()).map_err(|e| {
-        Failure::new(format!(
-            "cannot write {}: {}",
-            path.display(),
-            io_reason(&e)
-        ))
+    crate::secret_file::update(path, |text| {
+        let text = text.unwrap_or("");
+        let out = without_session(text, section, access_key_id);
+        removed = out.is_some();
+        Ok(out.unwrap_or_else(|| text.to_owned()).into_bytes())
     })?;
-    Ok(path)
+    Ok(removed)
+}
+
+/// `text` without the session in `[section]`, or None when the section does
+/// not hold that session.
+pub fn without_session(text: &str, section: &str, access_key_id: &str) -> Option<String> {
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let start = lines.iter().position(|l| header_name(l) == Some(section))?;
+    let end = lines[start + 1..]
+        .iter()
+        .position(|l| header_name(l).is_some())
+        .map_or(lines.len(), |i| start + 1 + i);
+    let body = &lines[start + 1..end];
+    let holds = body.iter().any(|l| {
+        property_key(l).as_deref() == Some("aws_access_key_id")
+            && l.split_once('=')
+                .is_some_and(|(_, v)| v.trim() == access_key_id)
+    });
+    if !holds {
+        return None;
+    }
+    let kept: Vec<&str> = body
+        .iter()
+        .copied()
+        .filter(|l| !property_key(l).is_some_and(|k| OWNED.contains(&k.as_str())))
+        .collect();
+    let mut out: String = lines[..start].concat();
+    if kept.iter().all(|l| l.trim().is_empty()) {
+        // The whole section goes, with the blank line this tool put before it.
+        if end == lines.len() && out.ends_with("\n\n") {
+            out.pop();
+            if out.ends_with('\r') {
+                out.pop();
+            }
+        }
+    } else {
+        out.push_str(lines[start]);
+        out.push_str(&kept.concat());
+    }
+    out.push_str(&lines[end..].concat());
+    Some(out)
 }
 
 /// The key of a `key = value` line, lowercased, if the line is one.
@@ -259,6 +319,22 @@ mod tests {
         let err = with_section(FILE, "prod", &values("X")).unwrap_err();
         assert_eq!(err, "it holds a long-term access key");
         assert!(with_section(FILE, "default", &values("X")).is_err());
+    }
+
+    #[test]
+    fn removing_a_session_restores_the_file() {
+        let written = with_section(FILE, "work-mfa", &values("X")).unwrap();
+        assert_eq!(
+            without_session(&written, "work-mfa", "ASIAX").as_deref(),
+            Some(FILE)
+        );
+        // Another session now: left alone.
+        assert_eq!(without_session(&written, "work-mfa", "ASIAY"), None);
+        assert_eq!(without_session(FILE, "nope", "ASIAX"), None);
+        // Other lines of the section stay, with the header.
+        let text = "[s]\nregion = eu\n[t]\nx = 1\n";
+        let written = with_section(text, "s", &values("Z")).unwrap();
+        assert_eq!(without_session(&written, "s", "ASIAZ").unwrap(), text);
     }
 
     #[test]

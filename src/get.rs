@@ -15,7 +15,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use crate::aws::{Aws, Connection, MfaDevice};
-use crate::cache::{CachedSession, Owner, RememberedDevice, SessionCache};
+use crate::cache::{CachedSession, Owner, RememberedDevice, SessionCache, WrittenSection};
 use crate::cli::{GetArgs, SessionArgs};
 use crate::error::{Failure, Tag};
 use crate::input::{self, MfaCode};
@@ -63,9 +63,26 @@ pub fn run(args: &GetArgs) -> Result<String> {
     let mut positionals = positionals(&args.first, &args.second);
     positionals.extend(args.extra.iter().cloned());
     if let Some(section) = &args.write_profile {
-        crate::credentials_file::check_section_name(section)?;
+        // Checked before the first request: a refusal costs no code.
+        let profile = request(&positionals, &args.session)?.profile;
+        crate::credentials_file::check_target(section, &profile)?;
         let obtained = obtain(&positionals, &args.session)?;
-        let path = crate::credentials_file::write_session(section, &obtained)?;
+        let path =
+            crate::credentials_file::write_session(section, &obtained.profile, &obtained.session)?;
+        if !args.session.no_cache {
+            // So that `forget` can take it out again.
+            let written = WrittenSection {
+                profile: obtained.profile.clone(),
+                path: path.clone(),
+                section: section.clone(),
+                access_key_id: obtained.session.access_key_id.clone(),
+            };
+            if let Err(err) = SessionCache::locate().and_then(|c| c.remember_written(&written)) {
+                crate::say(&format!(
+                    "warning: {err:#}; `forget` will not remove [{section}]"
+                ));
+            }
+        }
         if !args.session.quiet {
             announce(&obtained);
             crate::say(&format!(

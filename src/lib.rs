@@ -5,7 +5,6 @@
 //! are public so that the integration tests can drive the pure parts (shell
 //! rendering above all) with values AWS would never send.
 
-pub mod atomic;
 pub mod aws;
 pub mod cache;
 pub mod cli;
@@ -18,6 +17,7 @@ pub mod init;
 pub mod input;
 pub mod profile;
 pub mod prompt;
+pub mod secret_file;
 pub mod session;
 pub mod shell;
 pub mod status;

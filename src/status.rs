@@ -139,20 +139,40 @@ fn human(report: &Report, cached: &[CachedSession], now: Timestamp) -> String {
 
 pub fn forget(args: &ForgetArgs) -> Result<String> {
     let cache = SessionCache::locate()?;
-    let removed = cache.forget(if args.all {
+    let profile = if args.all {
         None
     } else {
         args.profile.as_deref()
-    })?;
-    let what = match (&args.profile, args.all) {
-        (_, true) => "every profile".to_owned(),
-        (Some(p), false) => format!("profile '{p}'"),
-        (None, false) => "nothing".to_owned(),
+    };
+    // Sections `--write-profile` filled go first, while the records of them
+    // are still in the cache.
+    let mut sections = Vec::new();
+    for written in cache.written(profile) {
+        let removed = crate::credentials_file::remove_session(
+            &written.path,
+            &written.section,
+            &written.access_key_id,
+        )?;
+        if removed {
+            sections.push(format!(
+                "[{}] in {}",
+                written.section,
+                written.path.display()
+            ));
+        }
+    }
+    let removed = cache.forget(profile)?;
+    let what = match profile {
+        None => "every profile".to_owned(),
+        Some(p) => format!("profile '{p}'"),
     };
     crate::say(&format!(
         "forgot {removed} cached file{} for {what} in {}",
         if removed == 1 { "" } else { "s" },
         cache.dir().display()
     ));
+    if !sections.is_empty() {
+        crate::say(&format!("removed the session from {}", sections.join(", ")));
+    }
     Ok(String::new())
 }

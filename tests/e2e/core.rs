@@ -226,7 +226,17 @@ fn clear_unsets_everything_without_profile_or_request() {
     run.success();
     assert_eq!(run.stderr, "");
     let lines: Vec<&str> = run.stdout.lines().collect();
-    let expected: Vec<String> = VARS.iter().map(|v| format!("unset {v}")).collect();
+    // The session's variables, and those that compete with it (issue 8.7).
+    let expected: Vec<String> = VARS
+        .iter()
+        .chain(&[
+            "AWS_PROFILE",
+            "AWS_DEFAULT_PROFILE",
+            "AWS_REGION",
+            "AWS_DEFAULT_REGION",
+        ])
+        .map(|v| format!("unset {v}"))
+        .collect();
     assert_eq!(lines, expected);
 
     let prelude: String = VARS.iter().map(|v| format!("export {v}=stale\n")).collect();

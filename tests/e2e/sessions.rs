@@ -304,6 +304,7 @@ fn exec_runs_a_command_with_the_session_and_passes_its_status() {
     sandbox.set("AWS_PROFILE", "work");
     sandbox.set("AWS_SESSION_TOKEN", "stale");
     sandbox.set("KEPT", "yes");
+    sandbox.write(".aws/config", "[profile work]\nregion = eu-west-3\n");
     let run = sandbox.run(&[
         "exec",
         "123456",
@@ -318,7 +319,7 @@ fn exec_runs_a_command_with_the_session_and_passes_its_status() {
     assert!(fields[0].len() >= 16, "{run:#?}");
     assert_eq!(fields[1], "unset");
     assert_ne!(fields[2], "stale");
-    assert_eq!(fields[3], "us-east-1");
+    assert_eq!(fields[3], "eu-west-3", "the profile's region, kept");
     assert_eq!(fields[4], "yes");
     assert!(run.stderr.contains("session for profile 'work'"));
 
@@ -341,6 +342,12 @@ fn write_profile_keeps_the_rest_of_the_file_byte_for_byte() {
         user.access_key_id, user.secret_access_key
     );
     sandbox.write(".aws/credentials", &before);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let perms = std::fs::Permissions::from_mode(0o640);
+        std::fs::set_permissions(sandbox.path(".aws/credentials"), perms).unwrap();
+    }
     let run = sandbox.run(&["123456", "work", "--write-profile", "work-mfa"]);
     run.success().stderr_has("wrote it to [work-mfa] in ");
     assert_eq!(run.stdout, "", "nothing to eval");
@@ -361,7 +368,7 @@ fn write_profile_keeps_the_rest_of_the_file_byte_for_byte() {
             .unwrap()
             .permissions()
             .mode();
-        assert_eq!(mode & 0o777, 0o600);
+        assert_eq!(mode & 0o777, 0o640, "the file keeps its mode");
     }
 
     // Again: the section is updated in place, the rest stays.

@@ -1,0 +1,539 @@
+//! Files that hold secrets: the one writer and the one reader.
+//!
+//! Writing ([`update`] for the user's credentials file, [`replace`] for the
+//! cache) always goes through a temporary file in the same directory that is
+//! synced and then renamed over the target, so a reader sees the old file or
+//! the new one, never half of either. Around that:
+//! - the temporary file is created with mode 0600 and removed on every error
+//!   path; SIGINT, SIGTERM, SIGHUP and SIGQUIT are held back from its
+//!   creation to the rename, so Ctrl-C cannot leave it behind either (only
+//!   SIGKILL or a power cut can, and then it is named `.NAME.mfa-session-*`);
+//! - [`update`] resolves a chain of symbolic links and replaces the real file
+//!   (a dotfiles link stays a link), keeps its mode and owner (a run as root
+//!   with the user's HOME leaves the user's file the user's), refuses a
+//!   target that is not a regular file or that has other hard links (a
+//!   rename would silently split them), and holds an advisory lock on the
+//!   file from read to rename, so two writers cannot lose each other's update;
+//! - [`replace`] does not follow links: a link planted in the cache directory
+//!   is replaced, never written through.
+//!
+//! Reading ([`read_private`]) opens without following links and without
+//! blocking (a FIFO cannot hang it), and accepts only a regular file owned by
+//! this user, with no group or other permission bits, up to a size cap.
+
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+/// How many links [`update`] follows before it calls the chain a loop.
+const MAX_LINKS: usize = 40;
+
+/// Reads, edits and replaces the file at `path` (following links) under an
+/// advisory lock. `edit` gets the current text (`None` when the file does not
+/// exist yet) and returns the new contents. Returns the real file's path.
+pub fn update(
+    path: &Path,
+    edit: impl FnOnce(Option<&str>) -> anyhow::Result<Vec<u8>>,
+) -> anyhow::Result<PathBuf> {
+    update_with(path, edit, |_| Ok(()))
+}
+
+/// [`update`], with a step run on the finished temporary file just before
+/// the rename (the tests make it fail).
+fn update_with(
+    path: &Path,
+    edit: impl FnOnce(Option<&str>) -> anyhow::Result<Vec<u8>>,
+    before_rename: impl FnOnce(&File) -> io::Result<()>,
+) -> anyhow::Result<PathBuf> {
+    let target = resolve_links(path)?;
+    let fail = |what: &str, e: io::Error| -> anyhow::Error {
+        crate::error::Failure::new(format!(
+            "cannot {what} {}: {}",
+            target.display(),
+            crate::error::io_reason(&e)
+        ))
+        .into()
+    };
+    if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
+        fs::create_dir_all(dir).map_err(|e| fail("create the directory of", e))?;
+    }
+    let (locked, existed) = lock_regular_file(&target)?;
+    let mut text = String::new();
+    (&locked)
+        .read_to_string(&mut text)
+        .map_err(|e| fail("read", e))?;
+    let contents = edit(existed.then_some(text.as_str()))?;
+    let meta = locked.metadata().map_err(|e| fail("read", e))?;
+    write_and_rename(&target, &contents, Some(&meta), before_rename)
+        .map_err(|e| fail("write", e))?;
+    drop(locked);
+    Ok(target)
+}
+
+/// Replaces `path` whole with `contents` (mode 0600), without following a
+/// link at `path`: for files in a directory this tool owns.
+pub fn replace(path: &Path, contents: &[u8]) -> io::Result<()> {
+    write_and_rename(path, contents, None, |_| Ok(()))
+}
+
+/// The file a chain of symbolic links ends at (which may not exist yet).
+fn resolve_links(path: &Path) -> anyhow::Result<PathBuf> {
+    let mut current = path.to_path_buf();
+    for _ in 0..MAX_LINKS {
+        match fs::symlink_metadata(&current) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                let next = fs::read_link(&current)?;
+                current = match current.parent() {
+                    Some(dir) if next.is_relative() => dir.join(next),
+                    _ => next,
+                };
+            }
+            _ => return Ok(current),
+        }
+    }
+    Err(crate::error::Failure::new(format!(
+        "cannot write {}: its symbolic links form a loop",
+        path.display()
+    ))
+    .into())
+}
+
+/// Checks, before any request is made, that [`update`] could write `path`:
+/// returns the real file behind its links.
+pub fn check_target(path: &Path) -> anyhow::Result<PathBuf> {
+    let target = resolve_links(path)?;
+    match fs::symlink_metadata(&target) {
+        Ok(meta) => check_kind(&target, &meta)?,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(crate::error::Failure::new(format!(
+                "cannot use {}: {}",
+                target.display(),
+                crate::error::io_reason(&e)
+            ))
+            .into());
+        }
+    }
+    Ok(target)
+}
+
+/// A regular file with no other hard links, or a refusal that says why.
+fn check_kind(target: &Path, meta: &fs::Metadata) -> anyhow::Result<()> {
+    let why = if !meta.is_file() {
+        "it is not a regular file".to_owned()
+    } else if links(meta) > 1 {
+        format!(
+            "it has {} hard links, and replacing it would split them",
+            links(meta)
+        )
+    } else {
+        return Ok(());
+    };
+    Err(crate::error::Failure::new(format!("will not write {}: {why}", target.display()))
+        .hint("point AWS_SHARED_CREDENTIALS_FILE at a regular file (a symbolic link to one is fine), or apply the session with eval, exec or credential-process")
+        .into())
+}
+
+/// Opens (creating it empty, mode 0600, when it is missing) and locks the
+/// regular file at `target`; retries when another writer replaced the file
+/// while this one waited for the lock. Also says whether it existed.
+fn lock_regular_file(target: &Path) -> anyhow::Result<(File, bool)> {
+    let io_fail = |e: io::Error| -> anyhow::Error {
+        crate::error::Failure::new(format!(
+            "cannot open {}: {}",
+            target.display(),
+            crate::error::io_reason(&e)
+        ))
+        .into()
+    };
+    for _ in 0..100 {
+        let existed = match fs::symlink_metadata(target) {
+            Ok(meta) => {
+                check_kind(target, &meta)?;
+                true
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => false,
+            Err(e) => return Err(io_fail(e)),
+        };
+        let mut options = fs::OpenOptions::new();
+        options.read(true).write(true).create(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options
+                .mode(0o600)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+        }
+        let file = options.open(target).map_err(io_fail)?;
+        file.lock().map_err(io_fail)?;
+        // Another writer may have renamed a new file into place while this
+        // one waited: the lock is on the old one then.
+        let now = fs::symlink_metadata(target).ok();
+        let held = file.metadata().map_err(io_fail)?;
+        if now.is_some_and(|now| same_file(&now, &held)) {
+            return Ok((file, existed));
+        }
+    }
+    Err(crate::error::Failure::new(format!(
+        "will not write {}: it keeps being replaced by another program",
+        target.display()
+    ))
+    .into())
+}
+
+fn write_and_rename(
+    target: &Path,
+    contents: &[u8],
+    keep: Option<&fs::Metadata>,
+    before_rename: impl FnOnce(&File) -> io::Result<()>,
+) -> io::Result<()> {
+    let dir = target
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let _held = HeldSignals::hold();
+    let mut temp = tempfile::Builder::new()
+        .prefix(&format!(".{name}.mfa-session-"))
+        .tempfile_in(dir)?;
+    temp.write_all(contents)?;
+    if let Some(meta) = keep {
+        keep_mode_and_owner(temp.as_file(), meta)?;
+    }
+    temp.as_file().sync_all()?;
+    before_rename(temp.as_file())?;
+    // On failure the error hands the temporary file back; dropping it deletes it.
+    temp.persist(target).map_err(|e| e.error)?;
+    if let Ok(dir) = File::open(dir) {
+        let _ = dir.sync_all();
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn keep_mode_and_owner(file: &File, meta: &fs::Metadata) -> io::Result<()> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let mine = file.metadata()?;
+    if (mine.uid(), mine.gid()) != (meta.uid(), meta.gid()) {
+        std::os::unix::fs::fchown(file, Some(meta.uid()), Some(meta.gid()))?;
+    }
+    file.set_permissions(fs::Permissions::from_mode(meta.mode() & 0o7777))
+}
+
+#[cfg(not(unix))]
+fn keep_mode_and_owner(_file: &File, _meta: &fs::Metadata) -> io::Result<()> {
+    Ok(())
+}
+
+#[cfg(unix)]
+fn links(meta: &fs::Metadata) -> u64 {
+    std::os::unix::fs::MetadataExt::nlink(meta)
+}
+
+#[cfg(not(unix))]
+fn links(_meta: &fs::Metadata) -> u64 {
+    1
+}
+
+#[cfg(unix)]
+fn same_file(a: &fs::Metadata, b: &fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    (a.dev(), a.ino()) == (b.dev(), b.ino())
+}
+
+#[cfg(not(unix))]
+fn same_file(_a: &fs::Metadata, _b: &fs::Metadata) -> bool {
+    true
+}
+
+/// Why a private file was not read.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Unreadable {
+    Absent,
+    Refused(String),
+}
+
+/// The contents of a file this tool wrote for itself, if it is still only
+/// this user's: a regular file, not a link, owned by this user, with no group
+/// or other permission bits, and at most `cap` bytes.
+pub fn read_private(path: &Path, cap: u64) -> Result<Vec<u8>, Unreadable> {
+    let mut options = fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+    }
+    let file = match options.open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(Unreadable::Absent),
+        #[cfg(unix)]
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            return Err(Unreadable::Refused("it is a symbolic link".to_owned()));
+        }
+        Err(e) => return Err(Unreadable::Refused(crate::error::io_reason(&e))),
+    };
+    let meta = file
+        .metadata()
+        .map_err(|e| Unreadable::Refused(crate::error::io_reason(&e)))?;
+    if !meta.is_file() {
+        return Err(Unreadable::Refused("it is not a regular file".to_owned()));
+    }
+    check_private(&meta).map_err(Unreadable::Refused)?;
+    if meta.len() > cap {
+        return Err(Unreadable::Refused(format!(
+            "it is larger than {cap} bytes"
+        )));
+    }
+    let mut bytes = Vec::new();
+    file.take(cap + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Unreadable::Refused(crate::error::io_reason(&e)))?;
+    if bytes.len() as u64 > cap {
+        return Err(Unreadable::Refused(format!(
+            "it is larger than {cap} bytes"
+        )));
+    }
+    Ok(bytes)
+}
+
+/// Whether a file or directory is this user's alone: owned by the effective
+/// user, no permission bits for group or others.
+#[cfg(unix)]
+pub fn check_private(meta: &fs::Metadata) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid cannot fail and touches no memory.
+    let me = unsafe { libc::geteuid() };
+    private_reason(meta.uid(), meta.mode(), me).map_or(Ok(()), Err)
+}
+
+#[cfg(not(unix))]
+pub fn check_private(_meta: &fs::Metadata) -> Result<(), String> {
+    Ok(())
+}
+
+/// The reason a file with this owner and mode is not private to `me`.
+pub fn private_reason(owner: u32, mode: u32, me: u32) -> Option<String> {
+    if owner != me {
+        return Some(format!(
+            "it is owned by user {owner}, not by this user ({me})"
+        ));
+    }
+    if mode & 0o077 != 0 {
+        return Some(format!(
+            "other users may use it (mode {:o}; 600 or 700 expected)",
+            mode & 0o777
+        ));
+    }
+    None
+}
+
+/// While alive, the signals that end a process politely are held back (they
+/// are delivered when it is dropped), so a temporary file with secrets is
+/// renamed or removed before the process can end.
+struct HeldSignals {
+    #[cfg(unix)]
+    previous: libc::sigset_t,
+}
+
+impl HeldSignals {
+    #[cfg(unix)]
+    fn hold() -> HeldSignals {
+        // SAFETY: the sets are initialised by sigemptyset before use.
+        unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT] {
+                libc::sigaddset(&mut set, signal);
+            }
+            let mut previous: libc::sigset_t = std::mem::zeroed();
+            libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut previous);
+            HeldSignals { previous }
+        }
+    }
+
+    #[cfg(not(unix))]
+    fn hold() -> HeldSignals {
+        HeldSignals {}
+    }
+}
+
+#[cfg(unix)]
+impl Drop for HeldSignals {
+    fn drop(&mut self) {
+        // SAFETY: restores the mask saved by `hold`.
+        unsafe {
+            libc::pthread_sigmask(libc::SIG_SETMASK, &self.previous, std::ptr::null_mut());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn a_failure_before_the_rename_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("credentials");
+        fs::write(&path, "[a]\nx = 1\n").unwrap();
+        let err = update_with(
+            &path,
+            |_| Ok(b"[a]\naws_secret_access_key = SECRET\n".to_vec()),
+            |_| Err(io::Error::other("injected")),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("injected"), "{err}");
+        assert_eq!(names(dir.path()), ["credentials"]);
+        assert_eq!(fs::read_to_string(&path).unwrap(), "[a]\nx = 1\n");
+        // An edit that fails leaves nothing either.
+        let err = update(&path, |_| anyhow::bail!("no")).unwrap_err();
+        assert_eq!(err.to_string(), "no");
+        assert_eq!(names(dir.path()), ["credentials"]);
+    }
+
+    #[test]
+    fn update_creates_a_missing_file_and_passes_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/credentials");
+        let mut seen = Some("x".to_owned());
+        update(&path, |text| {
+            seen = text.map(str::to_owned);
+            Ok(b"new\n".to_vec())
+        })
+        .unwrap();
+        assert_eq!(seen, None);
+        assert_eq!(fs::read_to_string(&path).unwrap(), "new\n");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn links_are_followed_and_mode_is_kept() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir(dir.path().join("dotfiles")).unwrap();
+        let real = dir.path().join("dotfiles/aws");
+        fs::write(&real, "old\n").unwrap();
+        fs::set_permissions(&real, fs::Permissions::from_mode(0o640)).unwrap();
+        std::os::unix::fs::symlink("dotfiles/aws", dir.path().join("middle")).unwrap();
+        let link = dir.path().join("credentials");
+        std::os::unix::fs::symlink(dir.path().join("middle"), &link).unwrap();
+        let written = update(&link, |old| {
+            assert_eq!(old, Some("old\n"));
+            Ok(b"new\n".to_vec())
+        })
+        .unwrap();
+        assert_eq!(written, dir.path().join("dotfiles/aws"));
+        assert!(
+            fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(fs::read_to_string(&real).unwrap(), "new\n");
+        assert_eq!(
+            fs::metadata(&real).unwrap().permissions().mode() & 0o777,
+            0o640
+        );
+        assert_eq!(names(&dir.path().join("dotfiles")), ["aws"]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn loops_hard_links_and_special_files_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a");
+        std::os::unix::fs::symlink("b", &a).unwrap();
+        std::os::unix::fs::symlink("a", dir.path().join("b")).unwrap();
+        let err = update(&a, |_| Ok(Vec::new())).unwrap_err();
+        assert!(err.to_string().contains("loop"), "{err}");
+
+        let file = dir.path().join("file");
+        fs::write(&file, "x").unwrap();
+        fs::hard_link(&file, dir.path().join("other")).unwrap();
+        let err = update(&file, |_| Ok(Vec::new())).unwrap_err();
+        assert!(err.to_string().contains("2 hard links"), "{err}");
+
+        let null = dir.path().join("null");
+        std::os::unix::fs::symlink("/dev/null", &null).unwrap();
+        let err = update(&null, |_| Ok(Vec::new())).unwrap_err();
+        assert!(err.to_string().contains("not a regular file"), "{err}");
+        assert!(
+            fs::symlink_metadata(&null)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn private_files_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        replace(&path, b"12345").unwrap();
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert_eq!(read_private(&path, 5).unwrap(), b"12345");
+        assert!(
+            matches!(read_private(&path, 4), Err(Unreadable::Refused(r)) if r.contains("larger"))
+        );
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(
+            matches!(read_private(&path, 9), Err(Unreadable::Refused(r)) if r.contains("mode 644"))
+        );
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink("/dev/zero", &link).unwrap();
+        assert_eq!(
+            read_private(&link, 9),
+            Err(Unreadable::Refused("it is a symbolic link".to_owned()))
+        );
+        let fifo = dir.path().join("fifo");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a valid path string.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        assert_eq!(
+            read_private(&fifo, 9),
+            Err(Unreadable::Refused("it is not a regular file".to_owned()))
+        );
+        assert_eq!(
+            read_private(&dir.path().join("none"), 9),
+            Err(Unreadable::Absent)
+        );
+        // A planted link is replaced, not written through.
+        replace(&link, b"mine").unwrap();
+        assert!(fs::symlink_metadata(&link).unwrap().is_file());
+    }
+
+    #[test]
+    fn ownership_rules() {
+        assert_eq!(private_reason(1000, 0o100600, 1000), None);
+        assert_eq!(private_reason(1000, 0o40700, 1000), None);
+        assert!(
+            private_reason(0, 0o100600, 1000)
+                .unwrap()
+                .contains("owned by user 0")
+        );
+        assert!(
+            private_reason(1000, 0o100640, 1000)
+                .unwrap()
+                .contains("mode 640")
+        );
+        assert!(private_reason(1000, 0o40701, 1000).is_some());
+    }
+}
