@@ -7,3 +7,4 @@ mod prompt;
 mod sessions;
 mod shells;
 mod support;
+mod trust;

@@ -240,6 +240,8 @@ fn free_port() -> u16 {
 #[derive(Clone, Debug)]
 pub struct Request {
     pub access_key_id: Option<String>,
+    /// The region of the signature's credential scope.
+    pub signing_region: Option<String>,
     pub security_token: Option<String>,
     pub params: HashMap<String, String>,
 }
@@ -253,10 +255,13 @@ impl Request {
                     .and_then(|(_, v)| v.as_str().map(str::to_owned))
             })
         };
-        let access_key_id = header("Authorization").and_then(|a| {
-            let start = a.find("Credential=")? + "Credential=".len();
-            a[start..].split('/').next().map(str::to_owned)
-        });
+        let scope = |n: usize| {
+            header("Authorization").and_then(|a| {
+                let start = a.find("Credential=")? + "Credential=".len();
+                a[start..].split('/').nth(n).map(str::to_owned)
+            })
+        };
+        let (access_key_id, signing_region) = (scope(0), scope(2));
         let raw_body = v["body"].as_str().unwrap_or_default();
         let body = if v["body_encoded"].as_bool() == Some(true) {
             base64::engine::general_purpose::STANDARD
@@ -273,6 +278,7 @@ impl Request {
             .collect();
         Request {
             access_key_id,
+            signing_region,
             security_token: header("X-Amz-Security-Token"),
             params,
         }
