@@ -57,8 +57,15 @@ pub fn run(args: &GetArgs) -> Result<String> {
         Some(shell) => shell,
         None => Shell::default_for_platform()?,
     };
+    // The cmd function cannot see the exit status: success is this line.
+    let marked = |mut script: crate::shell::Script| {
+        if args.wrapped && shell == Shell::Cmd {
+            script.set(crate::init::CMD_SUCCESS_MARKER, "1");
+        }
+        script
+    };
     if args.clear {
-        return session::clear_script().render(shell);
+        return marked(session::clear_script()).render(shell);
     }
     let mut positionals = positionals(&args.first, &args.second);
     positionals.extend(args.extra.iter().cloned());
@@ -102,10 +109,7 @@ pub fn run(args: &GetArgs) -> Result<String> {
         return Err(terminal_refusal(&positionals, true));
     }
     // Rendered before anything is said: cmd may refuse a value.
-    let output = obtained
-        .session
-        .script(&obtained.surroundings)
-        .render(shell)?;
+    let output = marked(obtained.session.script(&obtained.surroundings)).render(shell)?;
     if !args.session.quiet {
         announce(&obtained);
     }

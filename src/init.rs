@@ -161,23 +161,32 @@ function {NAME} {
 }
 "#;
 
-/// cmd.exe: a batch file, since cmd has no functions. The output goes to a
-/// file in %TEMP% that is run with `call` only on success, then deleted;
-/// `(set X= & exit /b %X%)` clears the helper variable and still exits with
-/// its value, because %X% is expanded when the line is read.
-const CMD: &str = r#"@echo off
-rem mfa-session integration (cmd.exe). Save this as {NAME}.cmd in a folder on PATH:
-rem   mfa-session init cmd > "%USERPROFILE%\bin\{NAME}.cmd"
-rem Then: {NAME} 123456 PROFILE, {NAME} PROFILE (asks for the code), {NAME} --clear
-for %%A in ({WORDS} -h --help -V --version) do if /i "%~1"=="%%A" (mfa-session %* & exit /b)
-set "MFA_SESSION_SCRIPT=%TEMP%\mfa-session-%RANDOM%%RANDOM%.cmd"
-mfa-session --shell cmd %* > "%MFA_SESSION_SCRIPT%"
-set "MFA_SESSION_STATUS=%ERRORLEVEL%"
-if "%MFA_SESSION_STATUS%"=="0" call "%MFA_SESSION_SCRIPT%"
-del "%MFA_SESSION_SCRIPT%" 2>nul
-set "MFA_SESSION_SCRIPT="
-(set "MFA_SESSION_STATUS=" & exit /b %MFA_SESSION_STATUS%)
-"#;
+/// cmd.exe: a batch file, since cmd has no functions. The output is read by
+/// `for /f` and never stored: no temporary file can be left with a session
+/// in it (Ctrl-C at cmd's "Terminate batch job?" included). Each line is
+/// `@set "NAME=value"`, split into `@set` and the rest, and the rest given to
+/// `set` after cmd has parsed the line, so `&`, `|`, `(` in a value stay
+/// text. `for /f` loses the exit status, so under `--wrapped` mfa-session
+/// ends its cmd output with `@set "MFA_SESSION_OK=1"`: without that line
+/// (any failure, whose message went to stderr) the batch file exits 1.
+/// `goto` rather than `( ... & exit /b)` inside `for`: Wine's cmd ends the
+/// whole batch file on the latter when the condition is false.
+const CMD: &str = "@echo off\r
+rem mfa-session integration (cmd.exe). Save this as {NAME}.cmd in a folder on PATH:\r
+rem   mfa-session init cmd > \"%USERPROFILE%\\bin\\{NAME}.cmd\"\r
+rem Then: {NAME} 123456 PROFILE, {NAME} PROFILE (asks for the code), {NAME} --clear\r
+for %%A in ({WORDS} -h --help -V --version) do if /i \"%~1\"==\"%%A\" goto mfa_session_passthrough\r
+set \"MFA_SESSION_OK=\"\r
+for /f \"tokens=1,*\" %%A in ('mfa-session --wrapped --shell cmd %*') do if \"%%A\"==\"@set\" set %%B\r
+if not defined MFA_SESSION_OK exit /b 1\r
+set \"MFA_SESSION_OK=\"\r
+exit /b 0\r
+:mfa_session_passthrough\r
+mfa-session %*\r
+";
+
+/// The line the cmd function looks for, last in the output under `--wrapped`.
+pub const CMD_SUCCESS_MARKER: &str = "MFA_SESSION_OK";
 
 /// The completion script for `shell`, from the clap definition.
 pub fn completions(shell: clap_complete::Shell) -> String {
@@ -234,19 +243,19 @@ function mfa {
         );
     }
 
-    /// cmd cannot run here either.
+    /// Pinned here; run by Wine's cmd in tests/e2e/cmd.rs.
     #[test]
     fn cmd_wrapper_exact() {
         let text = wrapper(Shell::Cmd, "mfa");
-        assert!(text.starts_with("@echo off\r\n") || text.starts_with("@echo off\n"));
+        assert!(text.starts_with("@echo off\r\n"));
+        assert!(text.lines().all(|l| l.ends_with('\r')), "CRLF throughout");
         assert!(text.contains(
-            "for %%A in (init completions status credential-process exec forget help -h --help -V --version) do if /i \"%~1\"==\"%%A\" (mfa-session %* & exit /b)\n"
+            "for %%A in (init completions status credential-process exec forget help -h --help -V --version) do if /i \"%~1\"==\"%%A\" goto mfa_session_passthrough\r\n"
         ));
-        assert!(text.contains("mfa-session --shell cmd %* > \"%MFA_SESSION_SCRIPT%\"\n"));
-        assert!(
-            text.contains("if \"%MFA_SESSION_STATUS%\"==\"0\" call \"%MFA_SESSION_SCRIPT%\"\n")
-        );
-        assert!(text.ends_with("(set \"MFA_SESSION_STATUS=\" & exit /b %MFA_SESSION_STATUS%)\n"));
+        assert!(text.contains(
+            "for /f \"tokens=1,*\" %%A in ('mfa-session --wrapped --shell cmd %*') do if \"%%A\"==\"@set\" set %%B\r\n"
+        ));
+        assert!(!text.contains("TEMP"), "no temporary file");
         assert!(text.contains("Save this as mfa.cmd"));
     }
 

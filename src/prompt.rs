@@ -23,28 +23,48 @@ use crate::input::MfaCode;
 /// How many times a mistyped answer is asked again before giving up.
 const ATTEMPTS: usize = 3;
 
-#[cfg(unix)]
-const TERMINAL: &str = "/dev/tty";
-#[cfg(windows)]
-const TERMINAL: &str = "CONOUT$";
+/// The devices answers are read from and questions written to: on Unix the
+/// one controlling terminal; on Windows the console, whose input (`CONIN$`)
+/// and output (`CONOUT$`) are two devices, neither of them stdin or stdout.
+pub const fn terminal_devices(windows: bool) -> (&'static str, &'static str) {
+    if windows {
+        ("CONIN$", "CONOUT$")
+    } else {
+        ("/dev/tty", "/dev/tty")
+    }
+}
 
-/// The terminal, opened for writing questions, or a failure that says there
-/// is none and what to do instead.
-fn open_terminal(missing: &str, instead: &str) -> Result<File> {
-    std::fs::OpenOptions::new()
-        .read(cfg!(unix))
-        .write(true)
-        .open(TERMINAL)
-        .map_err(|_| {
+/// The terminal: where answers come from and questions go.
+struct Terminal {
+    input: File,
+    output: File,
+}
+
+/// The terminal, or a failure that says there is none and what to do instead.
+fn open_terminal(missing: &str, instead: &str) -> Result<Terminal> {
+    let (input, output) = terminal_devices(cfg!(windows));
+    let open = |path: &str, read: bool| {
+        std::fs::OpenOptions::new()
+            .read(read)
+            .write(true)
+            .open(path)
+    };
+    let opened = open(input, true).and_then(|input| Ok((input, open(output, false)?)));
+    match opened {
+        Ok((input, output)) => Ok(Terminal { input, output }),
+        Err(_) => Err(
             Failure::new(format!("{missing}, and there is no terminal to ask on"))
                 .hint(instead)
-                .into()
-        })
+                .into(),
+        ),
+    }
 }
 
 /// Asks for the MFA code with hidden input.
 pub fn read_code(serial: &str) -> Result<MfaCode> {
-    let mut tty = open_terminal(
+    let Terminal {
+        output: mut tty, ..
+    } = open_terminal(
         "no MFA code given",
         "pass the code as an argument: mfa-session 123456 [PROFILE], or --code 123456",
     )?;
@@ -87,7 +107,10 @@ pub fn read_code(serial: &str) -> Result<MfaCode> {
 /// Asks which of several devices to use.
 pub fn choose_device(devices: &[MfaDevice]) -> Result<&MfaDevice> {
     let serials: Vec<&str> = devices.iter().map(|d| d.serial.as_str()).collect();
-    let mut tty = open_terminal(
+    let Terminal {
+        input: mut answers,
+        output: mut tty,
+    } = open_terminal(
         &format!(
             "{} MFA devices found ({})",
             devices.len(),
@@ -103,7 +126,7 @@ pub fn choose_device(devices: &[MfaDevice]) -> Result<&MfaDevice> {
     for _ in 0..ATTEMPTS {
         let _ = write!(tty, "Use which one? [1-{}]: ", devices.len());
         let _ = tty.flush();
-        let answer = read_line(&mut tty)?;
+        let answer = read_line(&mut answers, &mut tty)?;
         match answer.trim().parse::<usize>() {
             Ok(n) if (1..=devices.len()).contains(&n) => return Ok(&devices[n - 1]),
             _ => {
@@ -118,11 +141,11 @@ pub fn choose_device(devices: &[MfaDevice]) -> Result<&MfaDevice> {
 
 /// Reads one line from the terminal. Not `BufRead::read_line`: that retries
 /// after EINTR, and Ctrl-C must end the prompt.
-fn read_line(tty: &mut File) -> Result<String> {
+fn read_line(input: &mut File, tty: &mut File) -> Result<String> {
     let mut line = Vec::new();
     let mut byte = [0u8; 1];
     loop {
-        match tty.read(&mut byte) {
+        match input.read(&mut byte) {
             Ok(0) => break,
             Ok(_) if byte[0] == b'\n' => break,
             Ok(_) => line.push(byte[0]),
@@ -212,3 +235,14 @@ mod interrupt {
 }
 
 use interrupt::{InterruptGuard, interrupted};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_come_from_the_console_input_on_windows() {
+        assert_eq!(terminal_devices(true), ("CONIN$", "CONOUT$"));
+        assert_eq!(terminal_devices(false), ("/dev/tty", "/dev/tty"));
+    }
+}

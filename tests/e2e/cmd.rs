@@ -1,0 +1,119 @@
+//! cmd.exe code run by a cmd nobody here wrote: Wine's. The `init cmd`
+//! batch file is run with a stand-in `mfa-session.cmd` that prints what the
+//! real binary printed (a session from moto, `--clear`) or fails, and the
+//! variables are read back with `set`.
+//!
+//! Known differences between Wine's cmd and Windows' that shaped the batch
+//! file: Wine ends the whole batch file on `for ... do if COND (... & exit
+//! /b)` when COND is false (so `goto` is used), and runs the text of a
+//! `for /f` line as one command name (so the line is split and given to
+//! `set`).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::need;
+use crate::support::*;
+
+/// Runs `script` (lines joined with CRLF) with `wine cmd /c` in `dir`.
+fn wine_cmd(wine: &Path, dir: &Path, script: &[&str]) -> String {
+    let mut text = script.join("\r\n");
+    text.push_str("\r\n");
+    std::fs::write(dir.join("t.cmd"), text).unwrap();
+    // One prefix for every run: creating it takes seconds.
+    let prefix = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/wine-prefix");
+    let out = Command::new(wine)
+        .args(["cmd", "/c", "t.cmd"])
+        .current_dir(dir)
+        .env_clear()
+        .env("HOME", std::env::var("HOME").unwrap_or_default())
+        .env("PATH", "/usr/bin:/bin")
+        .env("WINEPREFIX", prefix)
+        .env("WINEDEBUG", "-all")
+        .output()
+        .expect("run wine");
+    String::from_utf8_lossy(&out.stdout).replace('\r', "")
+}
+
+fn wine() -> Option<PathBuf> {
+    tool("wine")
+}
+
+/// Issue 8.5 and 8.15: the cmd function applies only what mfa-session
+/// printed as code and only on success, exits non-zero on failure, and keeps
+/// no temporary file (it has none).
+#[test]
+fn the_cmd_function_applies_only_a_successful_session() {
+    let wine = need!(wine());
+    let moto = need!(moto());
+    let user = moto.user(1);
+    let sandbox = Sandbox::with_user(moto, &user, "work");
+    let session = sandbox.run(&["123456", "work", "--shell", "cmd", "--wrapped", "-q"]);
+    session.success();
+    let clear = sandbox.run(&["--clear", "--shell", "cmd", "--wrapped"]);
+    clear.success();
+    let dir = tempfile::tempdir().unwrap();
+    let crlf = |text: &str| text.replace('\n', "\r\n");
+    std::fs::write(dir.path().join("out.txt"), crlf(&session.stdout)).unwrap();
+    std::fs::write(dir.path().join("clear.txt"), crlf(&clear.stdout)).unwrap();
+    std::fs::write(
+        dir.path().join("mfa-session.cmd"),
+        crlf(
+            "@echo off\n\
+             if \"%MFA_STANDIN%\"==\"fail\" (echo mfa-session: refused 1>&2 & exit /b 2)\n\
+             if \"%MFA_STANDIN%\"==\"help\" (echo Usage: mfa-session 1>&2 & exit /b 0)\n\
+             if \"%MFA_STANDIN%\"==\"clear\" (type \"%~dp0clear.txt\" & exit /b 0)\n\
+             type \"%~dp0out.txt\"\n",
+        ),
+    )
+    .unwrap();
+    let wrapper = Command::new(BIN)
+        .args(["init", "cmd"])
+        .output()
+        .unwrap()
+        .stdout;
+    std::fs::write(dir.path().join("mfa.cmd"), wrapper).unwrap();
+
+    let out = wine_cmd(
+        &wine,
+        dir.path(),
+        &[
+            "@echo off",
+            "set \"AWS_ACCESS_KEY_ID=before\"",
+            "set \"MFA_STANDIN=fail\"",
+            "call mfa.cmd 123456 work",
+            "echo fail: status=%ERRORLEVEL% key=%AWS_ACCESS_KEY_ID%",
+            "set \"MFA_STANDIN=help\"",
+            "call mfa.cmd -qh",
+            "echo help: status=%ERRORLEVEL% key=%AWS_ACCESS_KEY_ID%",
+            "set \"MFA_STANDIN=\"",
+            "call mfa.cmd 123456 work",
+            "echo ok: status=%ERRORLEVEL%",
+            "set AWS_",
+            "if defined MFA_SESSION_OK (echo marker: left) else (echo marker: gone)",
+            "set \"MFA_STANDIN=clear\"",
+            "call mfa.cmd --clear",
+            "echo clear: status=%ERRORLEVEL%",
+            "set AWS_",
+        ],
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "fail: status=1 key=before", "{out}");
+    // Help text on stderr is shown, not run, and sets nothing.
+    assert_eq!(lines[1], "help: status=1 key=before", "{out}");
+    assert_eq!(lines[2], "ok: status=0", "{out}");
+    // What the POSIX code of the same session sets, value for value.
+    let mut expected: Vec<String> = session
+        .stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("@set \""))
+        .map(|l| l.trim_end_matches('"').to_owned())
+        .filter(|l| l.starts_with("AWS_"))
+        .collect();
+    expected.sort();
+    assert_eq!(expected.len(), VARS.len());
+    assert_eq!(lines[3..3 + expected.len()], expected, "{out}");
+    let after = &lines[3 + expected.len()..];
+    // Nothing is left of the session after --clear (`set` prints nothing).
+    assert_eq!(after, ["marker: gone", "clear: status=0"], "{out}");
+}
