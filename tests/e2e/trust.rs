@@ -583,7 +583,9 @@ fn a_planted_device_file_puts_no_escape_sequence_on_screen() {
     );
     assert_ne!(planted, text);
     std::fs::write(&device_file, planted).unwrap();
-    let run = sandbox.run(&["work", "--force"]);
+    // A new session is announced with the device's serial.
+    let run = sandbox.run(&["123456", "work", "--force"]);
+    run.success();
     assert!(!run.stderr.contains('\u{1b}'), "{run:#?}");
     assert!(!run.stderr.contains("pwned"), "{run:#?}");
     run.stderr_has("warning: ignoring the cache file");
@@ -595,13 +597,26 @@ fn no_core_dumps_while_secrets_are_in_memory() {
     let endpoint = FakeEndpoint::start(|_, _| Reply::Hang);
     let mut sandbox = fake_sandbox(&endpoint.url);
     sandbox.set("MFA_SESSION_TIMEOUT", "5s");
-    let mut child = sandbox
-        .command(&[
-            "123456",
-            "work",
-            "-s",
-            "arn:aws:iam::123456789012:mfa/alice",
-        ])
+    let mut command = sandbox.command(&[
+        "123456",
+        "work",
+        "-s",
+        "arn:aws:iam::123456789012:mfa/alice",
+    ]);
+    // Core files allowed as far as the hard limit lets: the binary itself
+    // must take that back.
+    // SAFETY: getrlimit/setrlimit are async-signal-safe.
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        command.pre_exec(|| {
+            let mut limit: libc::rlimit = std::mem::zeroed();
+            libc::getrlimit(libc::RLIMIT_CORE, &mut limit);
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_CORE, &limit);
+            Ok(())
+        });
+    }
+    let mut child = command
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
