@@ -647,7 +647,7 @@ mod tests {
     fn a_bad_file_is_described_without_its_values() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f.json");
-        fs::write(&path, r#"{"format": "SECRETVALUE"}"#).unwrap();
+        crate::secret_file::replace(&path, br#"{"format": "SECRETVALUE"}"#).unwrap();
         match read_json::<SessionFile>(&path) {
             Err(Miss::Bad(reason)) => {
                 assert!(!reason.contains("SECRETVALUE"), "{reason}");

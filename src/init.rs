@@ -248,7 +248,10 @@ function mfa {
     fn cmd_wrapper_exact() {
         let text = wrapper(Shell::Cmd, "mfa");
         assert!(text.starts_with("@echo off\r\n"));
-        assert!(text.lines().all(|l| l.ends_with('\r')), "CRLF throughout");
+        assert!(
+            text.split_inclusive('\n').all(|l| l.ends_with("\r\n")),
+            "CRLF throughout"
+        );
         assert!(text.contains(
             "for %%A in (init completions status credential-process exec forget help -h --help -V --version) do if /i \"%~1\"==\"%%A\" goto mfa_session_passthrough\r\n"
         ));
