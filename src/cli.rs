@@ -24,7 +24,8 @@ Exit codes:
   130  interrupted at a prompt
 
 Environment:
-  AWS_PROFILE                 profile used when none is named
+  AWS_PROFILE                 profile used when none is named (also
+                              AWS_DEFAULT_PROFILE; both set must agree)
   AWS_CONFIG_FILE             instead of ~/.aws/config
   AWS_SHARED_CREDENTIALS_FILE instead of ~/.aws/credentials
   AWS_ENDPOINT_URL[_STS|_IAM] another endpoint (a local one for tests)
@@ -199,7 +200,8 @@ pub struct GetArgs {
     #[arg(value_name = "CODE")]
     pub first: Option<String>,
 
-    /// The profile holding the IAM user's long-term key [default: $AWS_PROFILE, else "default"]
+    /// The profile holding the IAM user's long-term key [default:
+    /// $AWS_DEFAULT_PROFILE or $AWS_PROFILE, else "default"]
     #[arg(value_name = "PROFILE")]
     pub second: Option<String>,
 

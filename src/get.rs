@@ -389,16 +389,30 @@ fn request(positionals: &[String], args: &SessionArgs) -> Result<Request> {
     })
 }
 
-/// `AWS_PROFILE`, else "default".
+/// The profile named by the environment, as the AWS CLI reads it:
+/// `AWS_DEFAULT_PROFILE` or `AWS_PROFILE`, else "default". When both are set
+/// and differ, the CLI quietly prefers the first and other SDKs the second:
+/// refused, naming both, rather than guessed.
 fn default_profile() -> Result<String> {
-    match std::env::var_os("AWS_PROFILE") {
-        None => Ok("default".to_owned()),
-        Some(value) if value.is_empty() => Ok("default".to_owned()),
-        Some(value) => value.into_string().map_err(|_| {
-            Failure::usage("AWS_PROFILE is not valid UTF-8")
-                .hint("set AWS_PROFILE to a profile name, or name the profile: mfa-session CODE PROFILE")
-                .into()
-        }),
+    let read = |name: &str| -> Result<Option<String>> {
+        match std::env::var_os(name) {
+            None => Ok(None),
+            Some(value) if value.is_empty() => Ok(None),
+            Some(value) => value.into_string().map(Some).map_err(|_| {
+                Failure::usage(format!("{name} is not valid UTF-8"))
+                    .hint(format!("set {name} to a profile name, or name the profile: mfa-session CODE PROFILE"))
+                    .into()
+            }),
+        }
+    };
+    match (read("AWS_DEFAULT_PROFILE")?, read("AWS_PROFILE")?) {
+        (Some(a), Some(b)) if a != b => Err(Failure::usage(format!(
+            "AWS_DEFAULT_PROFILE ('{a}') and AWS_PROFILE ('{b}') name different profiles"
+        ))
+        .hint("unset one of them, or name the profile: mfa-session CODE PROFILE")
+        .into()),
+        (Some(name), _) | (None, Some(name)) => Ok(name),
+        (None, None) => Ok("default".to_owned()),
     }
 }
 

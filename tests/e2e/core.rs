@@ -144,6 +144,28 @@ fn profile_comes_from_aws_profile_else_default() {
     sandbox.run(&["team", "123456"]).success();
 }
 
+/// Issue 9.1: `AWS_DEFAULT_PROFILE` names the profile as the AWS CLI reads
+/// it; both variables set to different profiles is refused, naming both.
+#[test]
+fn aws_default_profile_is_read_and_a_conflict_refused() {
+    let moto = need!(moto());
+    let user = moto.user(1);
+    let mut sandbox = Sandbox::with_user(moto, &user, "team");
+    sandbox.set("AWS_DEFAULT_PROFILE", "team");
+    sandbox
+        .run(&["123456"])
+        .success()
+        .stderr_has("profile 'team'");
+    sandbox.set("AWS_PROFILE", "team");
+    sandbox.run(&["123456"]).success();
+    sandbox.set("AWS_PROFILE", "other");
+    sandbox.run(&["123456"]).failure(2).stderr_has(
+        "AWS_DEFAULT_PROFILE ('team') and AWS_PROFILE ('other') name different profiles",
+    );
+    // Naming the profile settles it.
+    sandbox.run(&["123456", "team"]).success();
+}
+
 /// A known device costs exactly one request: GetSessionToken.
 #[test]
 fn mfa_serial_in_the_config_skips_discovery() {
