@@ -27,7 +27,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::Failure;
 use crate::error::io_reason;
-use crate::secret_file::Unreadable;
+use crate::secret_file::{NotPrivate, Unreadable};
 use crate::session::Session;
 
 const FORMAT: u32 = 1;
@@ -180,6 +180,20 @@ impl SessionCache {
         self.write_json(&self.written_path(written), &file)
     }
 
+    /// Drops the record of a section `--write-profile` filled.
+    pub fn forget_written(&self, written: &WrittenSection) -> Result<()> {
+        let path = self.written_path(written);
+        match fs::remove_file(&path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(Failure::new(format!(
+                "cannot delete {}: {}",
+                path.display(),
+                io_reason(&e)
+            ))
+            .into()),
+            _ => Ok(()),
+        }
+    }
+
     /// The sections `--write-profile` filled for `profile`, or for all.
     pub fn written(&self, profile: Option<&str>) -> Vec<WrittenSection> {
         self.files("written-")
@@ -308,7 +322,6 @@ impl SessionCache {
         let mut removed = 0;
         let mut files = self.files("session-");
         files.extend(self.files("device-"));
-        files.extend(self.files("written-"));
         for path in files {
             let matches = match profile {
                 None => true,
@@ -479,18 +492,19 @@ fn check_dir(dir: &Path) -> Result<()> {
     if !meta.is_dir() {
         return Err(refuse("it is not a directory"));
     }
-    if let Err(why) = crate::secret_file::check_private(&meta) {
-        if !why.starts_with("other users may") {
-            return Err(refuse(&why));
+    match crate::secret_file::check_private(&meta) {
+        Ok(()) => Ok(()),
+        Err(NotPrivate::Mode(_)) => {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+                    .map_err(|e| refuse(&io_reason(&e)))?;
+            }
+            Ok(())
         }
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
-                .map_err(|e| refuse(&io_reason(&e)))?;
-        }
+        Err(why) => Err(refuse(&why.to_string())),
     }
-    Ok(())
 }
 
 /// No control characters: text from a cache file that is printed.

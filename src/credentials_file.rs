@@ -97,7 +97,7 @@ pub fn write_session(section: &str, profile: &str, session: &Session) -> Result<
     .map(|(k, v)| (k, v.to_owned()));
     crate::secret_file::update(&path, |text| {
         with_section(text.unwrap_or(""), section, &values)
-            .map(String::into_bytes)
+            .map(|text| Some(text.into_bytes()))
             .map_err(|reason| refusal(section, &path, &reason))
     })
 }
@@ -107,16 +107,15 @@ pub fn write_session(section: &str, profile: &str, session: &Session) -> Result<
 /// Returns whether anything was removed; a section that holds something
 /// else now is left alone.
 pub fn remove_session(path: &std::path::Path, section: &str, access_key_id: &str) -> Result<bool> {
-    let mut removed = false;
-    match std::fs::symlink_metadata(path) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
-        _ => {}
+    // Gone (a dangling link too): nothing to take out, and nothing to create.
+    if !path.exists() {
+        return Ok(false);
     }
+    let mut removed = false;
     crate::secret_file::update(path, |text| {
-        let text = text.unwrap_or("");
-        let out = without_session(text, section, access_key_id);
+        let out = without_session(text.unwrap_or(""), section, access_key_id);
         removed = out.is_some();
-        Ok(out.unwrap_or_else(|| text.to_owned()).into_bytes())
+        Ok(out.map(String::into_bytes))
     })?;
     Ok(removed)
 }

@@ -102,11 +102,27 @@ pub fn run(args: &GetArgs) -> Result<String> {
     let on_terminal = !args.print && std::io::stdout().is_terminal();
     if on_terminal && args.session.no_cache {
         // The session could be neither shown nor kept: spend no code on it.
-        return Err(terminal_refusal(&positionals, false));
+        let profile = request(&positionals, &args.session)?.profile;
+        return Err(Failure::new(format!(
+            "not asking for a session for profile '{profile}': stdout is a terminal, where the secret key would stay on screen, and --no-cache keeps it nowhere"
+        ))
+        .hint(format!(
+            "apply it with: {}; --print prints it anyway",
+            reapply(args, shell, &profile, true)
+        ))
+        .into());
     }
     let obtained = obtain(&positionals, &args.session)?;
     if on_terminal {
-        return Err(terminal_refusal(&positionals, true));
+        return Err(Failure::new(format!(
+            "the session for profile '{}' is cached, but not printed: stdout is a terminal, where the secret key would stay on screen",
+            obtained.profile
+        ))
+        .hint(format!(
+            "apply it with: {} (no new code needed); --print prints it anyway",
+            reapply(args, shell, &obtained.profile, false)
+        ))
+        .into());
     }
     // Rendered before anything is said: cmd may refuse a value.
     let output = marked(obtained.session.script(&obtained.surroundings)).render(shell)?;
@@ -116,29 +132,39 @@ pub fn run(args: &GetArgs) -> Result<String> {
     Ok(output)
 }
 
-/// stdout is a terminal: printing the session would leave the secret key on
-/// the screen (and in its scrollback), and apply nothing. The commonest
-/// first mistake is to leave out the `eval`.
-fn terminal_refusal(positionals: &[String], cached: bool) -> anyhow::Error {
-    let profile: Vec<&str> = positionals
-        .iter()
-        .filter(|p| !input::looks_like_code(p))
-        .map(String::as_str)
-        .collect();
-    let command = match profile.first() {
-        Some(p) => format!("mfa-session {p}"),
-        None => "mfa-session".to_owned(),
-    };
-    let what = if cached {
-        "the session is cached, but not printed: stdout is a terminal, where the secret key would stay on screen"
-    } else {
-        "not asking for a session: stdout is a terminal, where the secret key would stay on screen, and --no-cache keeps it nowhere"
-    };
-    Failure::new(what)
-        .hint(format!(
-            "apply it with: eval \"$({command})\" (no new code needed), or use the function from: mfa-session init bash; --print prints it anyway"
-        ))
-        .into()
+/// The command that applies a session in `shell`, asking for what the user
+/// asked for (profile, device, duration, reuse limit), so that it finds the
+/// session just cached. stdout was a terminal: the commonest first mistake
+/// is to leave out the `eval`.
+fn reapply(args: &GetArgs, shell: Shell, profile: &str, with_code: bool) -> String {
+    let s = &args.session;
+    let mut words = vec!["mfa-session".to_owned()];
+    if with_code {
+        words.push("CODE".to_owned());
+    }
+    words.push(crate::shell::command_word(profile));
+    for (flag, value) in [
+        ("-s", &s.serial_number),
+        ("-d", &s.duration),
+        ("--min-remaining", &s.min_remaining),
+    ] {
+        if let Some(value) = value {
+            words.push(flag.to_owned());
+            words.push(crate::shell::command_word(value));
+        }
+    }
+    if s.no_cache {
+        words.push("--no-cache".to_owned());
+    }
+    let command = words.join(" ");
+    match shell {
+        Shell::Bash | Shell::Zsh | Shell::Sh => format!("eval \"$({command})\""),
+        Shell::Fish => format!("{command} --shell fish | source"),
+        Shell::Powershell => {
+            format!("{command} --shell powershell | Out-String | Invoke-Expression")
+        }
+        Shell::Cmd => "the batch file from: mfa-session init cmd".to_owned(),
+    }
 }
 
 /// `credential-process`: the JSON the AWS SDKs and CLI read from a

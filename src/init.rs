@@ -11,7 +11,7 @@
 //!    wherever `-h` or `-V` stands (`-qh` included), so stdout holds nothing
 //!    but shell code.
 //! 3. The function leaves nothing behind: POSIX shells have no portable
-//!    `local`, so its two helper variables are unset before it returns.
+//!    `local`, so its helper variable is unset before it returns.
 //! 4. mfa-session is found through PATH (`command mfa-session`), so the
 //!    function keeps working when the binary is reinstalled elsewhere.
 

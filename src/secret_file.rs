@@ -30,10 +30,11 @@ const MAX_LINKS: usize = 40;
 
 /// Reads, edits and replaces the file at `path` (following links) under an
 /// advisory lock. `edit` gets the current text (`None` when the file does not
-/// exist yet) and returns the new contents. Returns the real file's path.
+/// exist yet) and returns the new contents, or `None` to leave the file as it
+/// is. Returns the real file's path.
 pub fn update(
     path: &Path,
-    edit: impl FnOnce(Option<&str>) -> anyhow::Result<Vec<u8>>,
+    edit: impl FnOnce(Option<&str>) -> anyhow::Result<Option<Vec<u8>>>,
 ) -> anyhow::Result<PathBuf> {
     update_with(path, edit, |_| Ok(()))
 }
@@ -42,7 +43,7 @@ pub fn update(
 /// the rename (the tests make it fail).
 fn update_with(
     path: &Path,
-    edit: impl FnOnce(Option<&str>) -> anyhow::Result<Vec<u8>>,
+    edit: impl FnOnce(Option<&str>) -> anyhow::Result<Option<Vec<u8>>>,
     before_rename: impl FnOnce(&File) -> io::Result<()>,
 ) -> anyhow::Result<PathBuf> {
     let target = resolve_links(path)?;
@@ -62,7 +63,9 @@ fn update_with(
     (&locked)
         .read_to_string(&mut text)
         .map_err(|e| fail("read", e))?;
-    let contents = edit(existed.then_some(text.as_str()))?;
+    let Some(contents) = edit(existed.then_some(text.as_str()))? else {
+        return Ok(target);
+    };
     let meta = locked.metadata().map_err(|e| fail("read", e))?;
     write_and_rename(&target, &contents, Some(&meta), before_rename)
         .map_err(|e| fail("write", e))?;
@@ -82,7 +85,13 @@ fn resolve_links(path: &Path) -> anyhow::Result<PathBuf> {
     for _ in 0..MAX_LINKS {
         match fs::symlink_metadata(&current) {
             Ok(meta) if meta.file_type().is_symlink() => {
-                let next = fs::read_link(&current)?;
+                let next = fs::read_link(&current).map_err(|e| {
+                    crate::error::Failure::new(format!(
+                        "cannot follow the link {}: {}",
+                        current.display(),
+                        crate::error::io_reason(&e)
+                    ))
+                })?;
                 current = match current.parent() {
                     Some(dir) if next.is_relative() => dir.join(next),
                     _ => next,
@@ -282,7 +291,7 @@ pub fn read_private(path: &Path, cap: u64) -> Result<Vec<u8>, Unreadable> {
     if !meta.is_file() {
         return Err(Unreadable::Refused("it is not a regular file".to_owned()));
     }
-    check_private(&meta).map_err(Unreadable::Refused)?;
+    check_private(&meta).map_err(|why| Unreadable::Refused(why.to_string()))?;
     if meta.len() > cap {
         return Err(Unreadable::Refused(format!(
             "it is larger than {cap} bytes"
@@ -300,10 +309,34 @@ pub fn read_private(path: &Path, cap: u64) -> Result<Vec<u8>, Unreadable> {
     Ok(bytes)
 }
 
+/// Why a file or directory is not this user's alone.
+#[derive(Debug, PartialEq, Eq)]
+pub enum NotPrivate {
+    /// Owned by another user.
+    Owner { owner: u32, me: u32 },
+    /// Ours, but group or other permission bits are set.
+    Mode(u32),
+}
+
+impl std::fmt::Display for NotPrivate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NotPrivate::Owner { owner, me } => {
+                write!(f, "it is owned by user {owner}, not by this user ({me})")
+            }
+            NotPrivate::Mode(mode) => write!(
+                f,
+                "other users may use it (mode {:o}; 600 or 700 expected)",
+                mode & 0o777
+            ),
+        }
+    }
+}
+
 /// Whether a file or directory is this user's alone: owned by the effective
 /// user, no permission bits for group or others.
 #[cfg(unix)]
-pub fn check_private(meta: &fs::Metadata) -> Result<(), String> {
+pub fn check_private(meta: &fs::Metadata) -> Result<(), NotPrivate> {
     use std::os::unix::fs::MetadataExt;
     // SAFETY: geteuid cannot fail and touches no memory.
     let me = unsafe { libc::geteuid() };
@@ -311,22 +344,17 @@ pub fn check_private(meta: &fs::Metadata) -> Result<(), String> {
 }
 
 #[cfg(not(unix))]
-pub fn check_private(_meta: &fs::Metadata) -> Result<(), String> {
+pub fn check_private(_meta: &fs::Metadata) -> Result<(), NotPrivate> {
     Ok(())
 }
 
-/// The reason a file with this owner and mode is not private to `me`.
-pub fn private_reason(owner: u32, mode: u32, me: u32) -> Option<String> {
+/// Why a file with this owner and mode is not private to `me`, if it is not.
+pub fn private_reason(owner: u32, mode: u32, me: u32) -> Option<NotPrivate> {
     if owner != me {
-        return Some(format!(
-            "it is owned by user {owner}, not by this user ({me})"
-        ));
+        return Some(NotPrivate::Owner { owner, me });
     }
     if mode & 0o077 != 0 {
-        return Some(format!(
-            "other users may use it (mode {:o}; 600 or 700 expected)",
-            mode & 0o777
-        ));
+        return Some(NotPrivate::Mode(mode));
     }
     None
 }
@@ -391,7 +419,7 @@ mod tests {
         fs::write(&path, "[a]\nx = 1\n").unwrap();
         let err = update_with(
             &path,
-            |_| Ok(b"[a]\naws_secret_access_key = SECRET\n".to_vec()),
+            |_| Ok(Some(b"[a]\naws_secret_access_key = SECRET\n".to_vec())),
             |_| Err(io::Error::other("injected")),
         )
         .unwrap_err();
@@ -411,7 +439,7 @@ mod tests {
         let mut seen = Some("x".to_owned());
         update(&path, |text| {
             seen = text.map(str::to_owned);
-            Ok(b"new\n".to_vec())
+            Ok(Some(b"new\n".to_vec()))
         })
         .unwrap();
         assert_eq!(seen, None);
@@ -432,7 +460,7 @@ mod tests {
         std::os::unix::fs::symlink(dir.path().join("middle"), &link).unwrap();
         let written = update(&link, |old| {
             assert_eq!(old, Some("old\n"));
-            Ok(b"new\n".to_vec())
+            Ok(Some(b"new\n".to_vec()))
         })
         .unwrap();
         assert_eq!(written, dir.path().join("dotfiles/aws"));
@@ -457,18 +485,18 @@ mod tests {
         let a = dir.path().join("a");
         std::os::unix::fs::symlink("b", &a).unwrap();
         std::os::unix::fs::symlink("a", dir.path().join("b")).unwrap();
-        let err = update(&a, |_| Ok(Vec::new())).unwrap_err();
+        let err = update(&a, |_| Ok(Some(Vec::new()))).unwrap_err();
         assert!(err.to_string().contains("loop"), "{err}");
 
         let file = dir.path().join("file");
         fs::write(&file, "x").unwrap();
         fs::hard_link(&file, dir.path().join("other")).unwrap();
-        let err = update(&file, |_| Ok(Vec::new())).unwrap_err();
+        let err = update(&file, |_| Ok(Some(Vec::new()))).unwrap_err();
         assert!(err.to_string().contains("2 hard links"), "{err}");
 
         let null = dir.path().join("null");
         std::os::unix::fs::symlink("/dev/null", &null).unwrap();
-        let err = update(&null, |_| Ok(Vec::new())).unwrap_err();
+        let err = update(&null, |_| Ok(Some(Vec::new()))).unwrap_err();
         assert!(err.to_string().contains("not a regular file"), "{err}");
         assert!(
             fs::symlink_metadata(&null)
@@ -524,16 +552,11 @@ mod tests {
     fn ownership_rules() {
         assert_eq!(private_reason(1000, 0o100600, 1000), None);
         assert_eq!(private_reason(1000, 0o40700, 1000), None);
-        assert!(
-            private_reason(0, 0o100600, 1000)
-                .unwrap()
-                .contains("owned by user 0")
-        );
-        assert!(
-            private_reason(1000, 0o100640, 1000)
-                .unwrap()
-                .contains("mode 640")
-        );
+        let owner = private_reason(0, 0o100600, 1000).unwrap();
+        assert_eq!(owner, NotPrivate::Owner { owner: 0, me: 1000 });
+        assert!(owner.to_string().contains("owned by user 0"), "{owner}");
+        let mode = private_reason(1000, 0o100640, 1000).unwrap();
+        assert!(mode.to_string().contains("mode 640"), "{mode}");
         assert!(private_reason(1000, 0o40701, 1000).is_some());
     }
 }

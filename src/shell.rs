@@ -120,6 +120,21 @@ fn posix_line(op: &Op) -> String {
     }
 }
 
+/// A word as it can be typed into any of the shells: left bare when it is
+/// made only of characters no shell treats specially, quoted for POSIX sh
+/// otherwise (for the commands that hints suggest).
+pub fn command_word(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=+,@".contains(c));
+    if plain {
+        word.to_owned()
+    } else {
+        posix_quote(word)
+    }
+}
+
 fn posix_quote(value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 2);
     out.push('\'');
@@ -315,6 +330,18 @@ mod tests {
         for (value, quoted) in cases {
             assert_eq!(posix_quote(value), quoted, "value {value:?}");
         }
+    }
+
+    #[test]
+    fn command_words() {
+        assert_eq!(command_word("work"), "work");
+        assert_eq!(
+            command_word("arn:aws:iam::1:mfa/a.b@c"),
+            "arn:aws:iam::1:mfa/a.b@c"
+        );
+        assert_eq!(command_word("my work"), "'my work'");
+        assert_eq!(command_word("it's"), r"'it'\''s'");
+        assert_eq!(command_word(""), "''");
     }
 
     #[test]

@@ -144,21 +144,34 @@ pub fn forget(args: &ForgetArgs) -> Result<String> {
     } else {
         args.profile.as_deref()
     };
-    // Sections `--write-profile` filled go first, while the records of them
-    // are still in the cache.
+    // Sections `--write-profile` filled. One that cannot be edited does not
+    // stop the rest: its record stays, so that the next `forget` tries again,
+    // and the failure is reported once everything else is gone.
     let mut sections = Vec::new();
+    let mut failed = None;
     for written in cache.written(profile) {
-        let removed = crate::credentials_file::remove_session(
+        match crate::credentials_file::remove_session(
             &written.path,
             &written.section,
             &written.access_key_id,
-        )?;
-        if removed {
-            sections.push(format!(
-                "[{}] in {}",
-                written.section,
-                written.path.display()
-            ));
+        ) {
+            Ok(removed) => {
+                if removed {
+                    sections.push(format!(
+                        "[{}] in {}",
+                        written.section,
+                        written.path.display()
+                    ));
+                }
+                cache.forget_written(&written)?;
+            }
+            Err(err) => {
+                failed.get_or_insert(err.context(format!(
+                    "could not remove the session from [{}] in {}",
+                    written.section,
+                    written.path.display()
+                )));
+            }
         }
     }
     let removed = cache.forget(profile)?;
@@ -174,5 +187,8 @@ pub fn forget(args: &ForgetArgs) -> Result<String> {
     if !sections.is_empty() {
         crate::say(&format!("removed the session from {}", sections.join(", ")));
     }
-    Ok(String::new())
+    match failed {
+        None => Ok(String::new()),
+        Some(err) => Err(err),
+    }
 }

@@ -61,7 +61,7 @@ fn the_cmd_function_applies_only_a_successful_session() {
         crlf(
             "@echo off\n\
              if \"%MFA_STANDIN%\"==\"fail\" (echo mfa-session: refused 1>&2 & exit /b 2)\n\
-             if \"%MFA_STANDIN%\"==\"help\" (echo Usage: mfa-session 1>&2 & exit /b 0)\n\
+             if \"%MFA_STANDIN%\"==\"help\" (echo Usage: mfa-session & echo set \"AWS_ACCESS_KEY_ID=from-help\" & exit /b 0)\n\
              if \"%MFA_STANDIN%\"==\"clear\" (type \"%~dp0clear.txt\" & exit /b 0)\n\
              type \"%~dp0out.txt\"\n",
         ),
@@ -99,7 +99,9 @@ fn the_cmd_function_applies_only_a_successful_session() {
     );
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0], "fail: status=1 key=before", "{out}");
-    // Help text on stderr is shown, not run, and sets nothing.
+    // Text that is not code (help, as the binary printed it before
+    // --wrapped) is never run, even on stdout: it set a variable, and the
+    // batch file reports that nothing was applied.
     assert_eq!(lines[1], "help: status=1 key=before", "{out}");
     assert_eq!(lines[2], "ok: status=0", "{out}");
     // What the POSIX code of the same session sets, value for value.

@@ -13,15 +13,6 @@ fn cache_dir(sandbox: &Sandbox) -> std::path::PathBuf {
     sandbox.path(".cache/mfa-session")
 }
 
-fn cache_files(sandbox: &Sandbox, prefix: &str) -> Vec<std::path::PathBuf> {
-    let mut files: Vec<_> = std::fs::read_dir(cache_dir(sandbox))
-        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
-        .unwrap_or_default();
-    files.retain(|p| p.file_name().unwrap().to_str().unwrap().starts_with(prefix));
-    files.sort();
-    files
-}
-
 #[test]
 fn a_second_run_reuses_the_session_with_no_code_and_no_request() {
     let moto = need!(moto());
@@ -115,7 +106,7 @@ fn cache_files_are_private() {
     sandbox.run(&["123456", "work"]).success();
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&cache_dir(&sandbox)), 0o700);
-    let files = cache_files(&sandbox, "");
+    let files = sandbox.cache_files("");
     assert_eq!(files.len(), 2, "one session, one device: {files:?}");
     for file in files {
         assert_eq!(mode(&file), 0o600, "{}", file.display());
@@ -136,32 +127,20 @@ fn twenty_runs_at_once_leave_a_valid_cache() {
         ".aws/config",
         &format!("[profile work]\nmfa_serial = {}\n", user.serials[0]),
     );
-    let children: Vec<_> = (0..20)
-        .map(|_| {
-            sandbox
-                .command(&["123456", "work", "--force", "-q"])
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    for child in children {
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 5);
+    let runs = sandbox.run_at_once(&vec![vec!["123456", "work", "--force", "-q"]; 20]);
+    for run in runs {
+        run.success();
+        assert_eq!(run.stdout.lines().count(), 5);
     }
-    let sessions = cache_files(&sandbox, "session-");
+    let sessions = sandbox.cache_files("session-");
     assert_eq!(sessions.len(), 1, "{sessions:?}");
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&sessions[0]).unwrap()).unwrap();
     assert_eq!(json["profile"], "work");
+    // Temporary files are dot-files (`.session-….json.mfa-session-…`);
+    // no cache file is.
     assert!(
-        cache_files(&sandbox, ".tmp").is_empty(),
+        sandbox.cache_files(".").is_empty(),
         "no temporary files left"
     );
     let before = count(moto, &user);
@@ -175,8 +154,8 @@ fn a_corrupt_cache_file_is_survived_and_replaced() {
     let user = moto.user(1);
     let sandbox = Sandbox::with_user(moto, &user, "work");
     sandbox.run(&["123456", "work"]).success();
-    let session = cache_files(&sandbox, "session-").remove(0);
-    let device = cache_files(&sandbox, "device-").remove(0);
+    let session = sandbox.cache_files("session-").remove(0);
+    let device = sandbox.cache_files("device-").remove(0);
     std::fs::write(&session, "{ not json").unwrap();
     std::fs::write(&device, "\u{0}\u{1}garbage").unwrap();
     let run = sandbox.run(&["123456", "work"]);

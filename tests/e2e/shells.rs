@@ -2,7 +2,6 @@
 //! `bash --posix`, dash, zsh and fish; the `init` wrappers run under strict
 //! settings; the POSIX code passes shellcheck.
 
-use std::path::Path;
 use std::process::Command;
 
 use mfa_session::init::wrapper;
@@ -185,26 +184,6 @@ fn posix_output_passes_shellcheck() {
 // ---------------------------------------------------------------------------
 // init wrappers
 
-fn bin_dir() -> &'static Path {
-    Path::new(BIN).parent().unwrap()
-}
-
-/// The sandbox's environment with the binary on PATH.
-fn shell_command(sandbox: &Sandbox, program: &[&str]) -> Command {
-    let mut cmd = Command::new(program[0]);
-    cmd.args(&program[1..]).env_clear();
-    for (k, v) in &sandbox.env {
-        cmd.env(k, v);
-    }
-    let path = format!(
-        "{}:{}",
-        bin_dir().display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    cmd.env("PATH", path).current_dir(sandbox.dir.path());
-    cmd
-}
-
 /// One run of a POSIX wrapper: a failing call, a good one, then --clear,
 /// printing what the caller's shell sees after each.
 const POSIX_WRAPPER_PROGRAM: &str = r#"
@@ -296,10 +275,7 @@ fn posix_wrappers_apply_on_success_and_return_the_status() {
     for (label, program, shell) in runs {
         need!(tool(program[0]));
         let text = POSIX_WRAPPER_PROGRAM.replace("SHELL", shell);
-        let out = shell_command(&sandbox, program)
-            .arg(&text)
-            .output()
-            .unwrap();
+        let out = sandbox.shell_command(program).arg(&text).output().unwrap();
         check_wrapper_output(label, &out);
     }
 }
@@ -334,7 +310,8 @@ printf 'qh: status=%s\n' $status
 mfa -qV >/dev/null
 printf 'qV: status=%s\n' $status
 "#;
-    let out = shell_command(&sandbox, &["fish", "--no-config", "-c"])
+    let out = sandbox
+        .shell_command(&["fish", "--no-config", "-c"])
         .arg(program)
         .output()
         .unwrap();
@@ -356,7 +333,7 @@ printf 'qV: status=%s\n' $status
 fn wrapper_passes_subcommands_through_without_eval() {
     need!(tool("bash"));
     let sandbox = Sandbox::new(None);
-    let out = shell_command(&sandbox, &["bash", "-eu", "-c"])
+    let out = sandbox.shell_command(&["bash", "-eu", "-c"])
         .arg("eval \"$(mfa-session init bash --cmd awsmfa)\"; awsmfa completions bash | head -c 0; awsmfa init sh | grep -c '^awsmfa() {' || true; awsmfa --help 2>&1 | grep -c Usage")
         .output()
         .unwrap();
@@ -370,6 +347,39 @@ fn wrapper_passes_subcommands_through_without_eval() {
         stdout, "0\n1\n",
         "init sh names its function mfa; --help shows usage once"
     );
+}
+
+/// Issue 8.5, the binary's half: under `--wrapped` (what every `init`
+/// function passes) help and version text never reach stdout, wherever the
+/// flag stands, for every shell, PowerShell and cmd included.
+#[test]
+fn wrapped_help_and_version_never_reach_stdout() {
+    let sandbox = Sandbox::new(None);
+    for shell in ["sh", "bash", "zsh", "fish", "powershell", "cmd"] {
+        for flags in [
+            &["-qh"][..],
+            &["-qV"],
+            &["--help"],
+            &["-V"],
+            &["work", "-qh"],
+        ] {
+            let mut args = vec!["--wrapped", "--shell", shell];
+            args.extend(flags);
+            let run = sandbox.run(&args);
+            assert_eq!(
+                (run.code, run.stdout.as_str()),
+                (Some(0), ""),
+                "{shell} {flags:?}: {run:#?}"
+            );
+            assert!(
+                run.stderr.starts_with("mfa-session ") || run.stderr.contains("Usage: mfa-session"),
+                "{shell} {flags:?}: {run:#?}"
+            );
+        }
+    }
+    // Without --wrapped, help is ordinary output.
+    let run = sandbox.run(&["-h"]);
+    assert!(run.stdout.contains("Usage: mfa-session"), "{run:#?}");
 }
 
 /// PowerShell cannot be installed on this platform, so this runs only where
@@ -453,7 +463,8 @@ printf 'key=%s\n' "${AWS_ACCESS_KEY_ID:-none}"
 eval "$(mfa-session --clear)"
 printf 'after clear=%s\n' "${AWS_ACCESS_KEY_ID:-none}"
 "#;
-    let out = shell_command(&sandbox, &["zsh", "--no-rcs", "-eu", "-c"])
+    let out = sandbox
+        .shell_command(&["zsh", "--no-rcs", "-eu", "-c"])
         .arg(program)
         .output()
         .unwrap();

@@ -481,6 +481,53 @@ impl Sandbox {
     pub fn run(&self, args: &[&str]) -> Run {
         Run::from(self.command(args).output().expect("run mfa-session"))
     }
+
+    /// Every run started at once, then all waited for; in order.
+    pub fn run_at_once(&self, runs: &[Vec<&str>]) -> Vec<Run> {
+        let children: Vec<_> = runs
+            .iter()
+            .map(|args| {
+                self.command(args)
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .expect("run mfa-session")
+            })
+            .collect();
+        children
+            .into_iter()
+            .map(|c| Run::from(c.wait_with_output().expect("wait for mfa-session")))
+            .collect()
+    }
+
+    /// The files in the sandbox's cache directory whose names start with
+    /// `prefix`, sorted.
+    pub fn cache_files(&self, prefix: &str) -> Vec<PathBuf> {
+        let mut files: Vec<_> = std::fs::read_dir(self.path(".cache/mfa-session"))
+            .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+            .unwrap_or_default();
+        files.retain(|p| p.file_name().unwrap().to_str().unwrap().starts_with(prefix));
+        files.sort();
+        files
+    }
+
+    /// `program` (a shell, say) with the sandbox's environment and the
+    /// binary first on PATH.
+    pub fn shell_command(&self, program: &[&str]) -> Command {
+        let mut cmd = Command::new(program[0]);
+        cmd.args(&program[1..]).env_clear();
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        let bin_dir = Path::new(BIN).parent().unwrap();
+        let path = format!(
+            "{}:{}",
+            bin_dir.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        cmd.env("PATH", path).current_dir(self.dir.path());
+        cmd
+    }
 }
 
 /// What one run of the binary did.

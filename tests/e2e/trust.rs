@@ -4,7 +4,7 @@
 //! in shells.rs, beside the other real-shell tests.
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -211,29 +211,13 @@ fn concurrent_writers_lose_no_update() {
     sandbox
         .run(&["123456", "work", "-s", &user.serials[0]])
         .success();
-    let children: Vec<_> = (0..16)
-        .map(|i| {
-            sandbox
-                .command(&[
-                    "work",
-                    "-s",
-                    &user.serials[0],
-                    "--write-profile",
-                    &format!("s{i}"),
-                ])
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
+    let sections: Vec<String> = (0..16).map(|i| format!("s{i}")).collect();
+    let runs: Vec<Vec<&str>> = sections
+        .iter()
+        .map(|s| vec!["work", "-s", &user.serials[0], "--write-profile", s])
         .collect();
-    for child in children {
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+    for run in sandbox.run_at_once(&runs) {
+        run.success();
     }
     let text = std::fs::read_to_string(sandbox.path(".aws/credentials")).unwrap();
     for i in 0..16 {
@@ -269,17 +253,7 @@ fn the_cache_trusts_only_what_this_user_owns() {
     }
 
     // A session file that someone else may read is not trusted either.
-    let session_file = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| {
-            p.file_name()
-                .unwrap()
-                .to_str()
-                .unwrap()
-                .starts_with("session-")
-        })
-        .unwrap();
+    let session_file = sandbox.cache_files("session-").remove(0);
     std::fs::set_permissions(&session_file, std::fs::Permissions::from_mode(0o644)).unwrap();
     sandbox
         .run(&["work", "-s", serial])
@@ -375,23 +349,40 @@ fn a_terminal_on_stdout_gets_no_secrets() {
     let (run, screen) = Pty::open().run(sandbox.command(&["123456", "work", "-s", serial]));
     assert_eq!(run.code, Some(1), "{run:#?}");
     assert_eq!(screen, "", "nothing reaches the screen through stdout");
-    run.stderr_has("not printed: stdout is a terminal")
-        .stderr_has("eval \"$(mfa-session work)\"");
-    // Cached: the command the hint names needs no code.
-    let applied = sandbox.run(&["work", "-s", serial]);
-    applied.success().stderr_has("reusing");
-    let secret = applied
-        .stdout
+    run.stderr_has(
+        "the session for profile 'work' is cached, but not printed: stdout is a terminal",
+    );
+    // The hint repeats what was asked for (here the device), so that the
+    // command it names finds the cached session: run it as printed.
+    let command = run
+        .stderr
         .lines()
-        .find_map(|l| l.strip_prefix("export AWS_SECRET_ACCESS_KEY='"))
-        .unwrap()
-        .trim_end_matches('\'')
-        .to_owned();
+        .find_map(|l| l.strip_prefix("hint: apply it with: "))
+        .and_then(|h| h.strip_suffix(" (no new code needed); --print prints it anyway"))
+        .unwrap_or_else(|| panic!("{run:#?}"));
+    assert_eq!(command, format!("eval \"$(mfa-session work -s {serial})\""));
+    need!(tool("bash"));
+    let applied = sandbox
+        .shell_command(&["bash", "-c"])
+        .arg(format!("{command} && printf %s \"$AWS_SECRET_ACCESS_KEY\""))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&applied.stderr);
+    assert!(applied.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("reusing"),
+        "no new code, no request: {stderr}"
+    );
+    let secret = String::from_utf8_lossy(&applied.stdout).into_owned();
+    assert!(secret.len() > 10, "{secret}");
     run.keeps_secret(&[&secret]);
     // An explicit shell changes nothing; --print does.
     let (run, screen) =
         Pty::open().run(sandbox.command(&["work", "-s", serial, "--shell", "fish"]));
     assert_eq!((run.code, screen.as_str()), (Some(1), ""));
+    run.stderr_has(&format!(
+        "hint: apply it with: mfa-session work -s {serial} --shell fish | source (no new code needed)"
+    ));
     let (run, screen) = Pty::open().run(sandbox.command(&["work", "-s", serial, "--print"]));
     assert_eq!(run.code, Some(0), "{run:#?}");
     assert!(screen.contains(&secret));
@@ -400,6 +391,10 @@ fn a_terminal_on_stdout_gets_no_secrets() {
     let (run, _) =
         Pty::open().run(sandbox.command(&["123456", "work", "-s", serial, "--no-cache"]));
     assert_eq!(run.code, Some(1));
+    run.stderr_has("not asking for a session for profile 'work'")
+        .stderr_has(&format!(
+            "hint: apply it with: eval \"$(mfa-session CODE work -s {serial} --no-cache)\"; --print"
+        ));
     assert_eq!(moto.requests_signed_by(&user.access_key_id).len(), before);
     // credential-process too.
     let (run, screen) =
@@ -565,17 +560,7 @@ fn a_planted_device_file_puts_no_escape_sequence_on_screen() {
     let user = moto.user(1);
     let sandbox = Sandbox::with_user(moto, &user, "work");
     sandbox.run(&["123456", "work"]).success();
-    let device_file: PathBuf = std::fs::read_dir(sandbox.path(".cache/mfa-session"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| {
-            p.file_name()
-                .unwrap()
-                .to_str()
-                .unwrap()
-                .starts_with("device-")
-        })
-        .unwrap();
+    let device_file = sandbox.cache_files("device-").remove(0);
     let text = std::fs::read_to_string(&device_file).unwrap();
     let planted = text.replace(
         &format!("\"serial\": \"{}\"", user.serials[0]),
@@ -708,4 +693,44 @@ fn forget_removes_what_write_profile_wrote() {
         )
     );
     sandbox.run(&["work", "-s", serial]).failure(1);
+}
+
+/// 8.16: a section `forget` cannot edit (here the file gained a hard link)
+/// does not keep the cached session alive; the failure names the file, and
+/// the next `forget` finishes the job.
+#[test]
+fn forget_goes_on_past_a_section_it_cannot_edit() {
+    let moto = need!(moto());
+    let user = moto.user(1);
+    let sandbox = Sandbox::with_user(moto, &user, "work");
+    let serial = user.serials[0].as_str();
+    sandbox
+        .run(&[
+            "123456",
+            "work",
+            "-s",
+            serial,
+            "--write-profile",
+            "work-mfa",
+        ])
+        .success();
+    let credentials = sandbox.path(".aws/credentials");
+    let backup = sandbox.path("credentials.bak");
+    std::fs::hard_link(&credentials, &backup).unwrap();
+    let run = sandbox.run(&["forget", "work"]);
+    assert_eq!((run.code, run.stdout.as_str()), (Some(1), ""), "{run:#?}");
+    run.stderr_has("could not remove the session from [work-mfa] in ")
+        .stderr_has("it has 2 hard links");
+    // The cached session is gone all the same.
+    sandbox
+        .run(&["work", "-s", serial])
+        .failure(1)
+        .stderr_has("no MFA code given");
+    std::fs::remove_file(&backup).unwrap();
+    sandbox
+        .run(&["forget", "work"])
+        .success()
+        .stderr_has("removed the session from [work-mfa]");
+    let text = std::fs::read_to_string(&credentials).unwrap();
+    assert!(!text.contains("[work-mfa]"), "{text}");
 }
