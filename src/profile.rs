@@ -357,8 +357,8 @@ fn read_file(path: &Path, kind: FileKind) -> Result<Option<Vec<Section>>> {
 fn parse(text: &str, path: &Path, kind: FileKind) -> Result<Vec<Section>> {
     let mut sections: Vec<Section> = Vec::new();
     // Whether properties go into the last section (false for sections this
-    // tool does not read, such as [sso-session x] or [services x]).
-    let mut in_profile = false;
+    // tool does not read, such as [sso-session x] or [plugins]).
+    let mut in_kept_section = false;
     let mut in_any_section = false;
     let mut last_key: Option<String> = None;
     let malformed = |line: usize, what: &str| -> anyhow::Error {
@@ -387,7 +387,7 @@ fn parse(text: &str, path: &Path, kind: FileKind) -> Result<Vec<Section>> {
                     "an indented line that continues no property",
                 ));
             };
-            let Some(section) = sections.last_mut().filter(|_| in_profile) else {
+            let Some(section) = sections.last_mut().filter(|_| in_kept_section) else {
                 continue;
             };
             if let Some((_, setting)) = section.properties.iter_mut().rev().find(|(k, _)| k == key)
@@ -420,16 +420,16 @@ fn parse(text: &str, path: &Path, kind: FileKind) -> Result<Vec<Section>> {
             let header = rest[..end].trim();
             in_any_section = true;
             last_key = None;
-            match profile_name(header, kind) {
+            match section_name(header, kind) {
                 Some((kind, name)) => {
-                    in_profile = true;
+                    in_kept_section = true;
                     sections.push(Section {
                         kind,
                         name,
                         properties: Vec::new(),
                     });
                 }
-                None => in_profile = false,
+                None => in_kept_section = false,
             }
             continue;
         }
@@ -448,7 +448,7 @@ fn parse(text: &str, path: &Path, kind: FileKind) -> Result<Vec<Section>> {
             return Err(malformed(line_no, "a property without a name"));
         }
         last_key = Some(key.clone());
-        if in_profile {
+        if in_kept_section {
             let value = strip_inline_comment(value).trim().to_owned();
             if let Some(section) = sections.last_mut() {
                 section.properties.push((
@@ -467,7 +467,7 @@ fn parse(text: &str, path: &Path, kind: FileKind) -> Result<Vec<Section>> {
 
 /// The profile or services section a header names, or None for other kinds
 /// of section.
-fn profile_name(header: &str, kind: FileKind) -> Option<(SectionKind, String)> {
+fn section_name(header: &str, kind: FileKind) -> Option<(SectionKind, String)> {
     match kind {
         FileKind::Credentials => {
             Some((SectionKind::Profile, header.to_owned())).filter(|(_, h)| !h.is_empty())
