@@ -16,6 +16,7 @@ use anyhow::Result;
 use crate::error::Failure;
 use crate::error::io_reason;
 use crate::profile::ProfileFiles;
+use crate::profile::syntax::{self, FileKind, Header, RawLine, Section};
 use crate::session::Session;
 
 /// The keys this tool writes, and removes when they are stale.
@@ -121,79 +122,104 @@ pub fn remove_session(path: &std::path::Path, section: &str, access_key_id: &str
 }
 
 /// `text` without the session in `[section]`, or None when the section does
-/// not hold that session.
+/// not hold that session (or the file cannot be read as a profile file).
 pub fn without_session(text: &str, section: &str, access_key_id: &str) -> Option<String> {
-    let lines: Vec<&str> = text.split_inclusive('\n').collect();
-    let start = lines.iter().position(|l| header_name(l) == Some(section))?;
-    let end = lines[start + 1..]
+    let (bom, text) = split_bom(text);
+    let document = syntax::parse(text, FileKind::Credentials).ok()?;
+    let target = document.profile_sections(section).next()?;
+    let holds = target
+        .properties
         .iter()
-        .position(|l| header_name(l).is_some())
-        .map_or(lines.len(), |i| start + 1 + i);
-    let body = &lines[start + 1..end];
-    let holds = body.iter().any(|l| {
-        property_key(l).as_deref() == Some("aws_access_key_id")
-            && l.split_once('=')
-                .is_some_and(|(_, v)| v.trim() == access_key_id)
-    });
+        .any(|p| p.key == "aws_access_key_id" && p.value == access_key_id);
     if !holds {
         return None;
     }
-    let kept: Vec<&str> = body
-        .iter()
-        .copied()
-        .filter(|l| !property_key(l).is_some_and(|k| OWNED.contains(&k.as_str())))
+    let lines = &document.lines;
+    let owned = owned_lines(target);
+    let kept: Vec<String> = (target.line + 1..target.end)
+        .filter(|i| !owned.contains(i))
+        .map(|i| whole(lines[i]))
         .collect();
-    let mut out: String = lines[..start].concat();
+    let mut out = format!("{bom}{}", join(&lines[..target.line]));
     if kept.iter().all(|l| l.trim().is_empty()) {
         // The whole section goes, with the blank line this tool put before it.
-        if end == lines.len() && out.ends_with("\n\n") {
+        if target.end == lines.len() && out.ends_with("\n\n") {
             out.pop();
             if out.ends_with('\r') {
                 out.pop();
             }
         }
     } else {
-        out.push_str(lines[start]);
+        out.push_str(&whole(lines[target.line]));
         out.push_str(&kept.concat());
     }
-    out.push_str(&lines[end..].concat());
+    out.push_str(&join(&lines[target.end..]));
     Some(out)
 }
 
-/// The key of a `key = value` line, lowercased, if the line is one.
-fn property_key(line: &str) -> Option<String> {
-    if line.starts_with([' ', '\t']) {
-        return None;
+fn split_bom(text: &str) -> (&str, &str) {
+    match text.strip_prefix('\u{feff}') {
+        Some(rest) => ("\u{feff}", rest),
+        None => ("", text),
     }
-    let trimmed = line.trim();
-    if trimmed.starts_with(['#', ';', '[']) {
-        return None;
-    }
-    trimmed
-        .split_once('=')
-        .map(|(k, _)| k.trim().to_ascii_lowercase())
 }
 
-fn header_name(line: &str) -> Option<&str> {
-    let rest = line.trim().strip_prefix('[')?;
-    let end = rest.find(']')?;
-    Some(rest[..end].trim())
+fn whole(line: RawLine) -> String {
+    format!("{}{}", line.text, line.end)
+}
+
+fn join(lines: &[RawLine]) -> String {
+    lines.iter().map(|l| whole(*l)).collect()
+}
+
+/// The line indexes of the keys this tool owns in `section`, with their
+/// continuation lines.
+fn owned_lines(section: &Section) -> Vec<usize> {
+    section
+        .properties
+        .iter()
+        .filter(|p| OWNED.contains(&p.key.as_str()))
+        .flat_map(|p| p.line..=p.last)
+        .collect()
 }
 
 /// `text` with `values` set in `[section]`: pure, so that it can be tested
-/// byte for byte.
+/// byte for byte. The section is found as the reader finds it, and a file
+/// the reader would refuse is not written.
 pub fn with_section(
     text: &str,
     section: &str,
     values: &[(&str, String)],
 ) -> Result<String, String> {
-    let newline = if text.contains("\r\n") { "\r\n" } else { "\n" };
-    let lines: Vec<&str> = text.split_inclusive('\n').collect();
-    let start = lines.iter().position(|l| header_name(l) == Some(section));
-    let Some(start) = start else {
-        let mut out = text.to_owned();
-        if !out.is_empty() {
-            if !out.ends_with('\n') {
+    let (bom, text) = split_bom(text);
+    let document = syntax::parse(text, FileKind::Credentials)
+        .map_err(|e| format!("line {}: {}", e.line, e.reason))?;
+    if let Some(disputed) = document
+        .sections
+        .iter()
+        .find(|s| matches!(&s.header, Header::Disputed { name, .. } if name == section))
+    {
+        return Err(format!(
+            "[{}] on line {} names it to only one of the AWS CLI and the AWS SDKs",
+            disputed.raw,
+            disputed.line + 1
+        ));
+    }
+    let lines = &document.lines;
+    // New lines end as the file's lines do: CRLF if any line does.
+    let newline = if text.contains("\r\n") {
+        "\r\n"
+    } else {
+        lines
+            .iter()
+            .map(|l| l.end)
+            .find(|e| !e.is_empty())
+            .unwrap_or("\n")
+    };
+    let Some(target) = document.profile_sections(section).next() else {
+        let mut out = format!("{bom}{text}");
+        if !text.is_empty() {
+            if lines.last().is_some_and(|l| l.end.is_empty()) {
                 out.push_str(newline);
             }
             out.push_str(newline);
@@ -204,55 +230,47 @@ pub fn with_section(
         }
         return Ok(out);
     };
-    let end = lines[start + 1..]
-        .iter()
-        .position(|l| header_name(l).is_some())
-        .map_or(lines.len(), |i| start + 1 + i);
-    let body = &lines[start + 1..end];
-    let keys: Vec<String> = body.iter().filter_map(|l| property_key(l)).collect();
-    let has = |k: &str| keys.iter().any(|key| key == k);
+    let has = |k: &str| target.properties.iter().any(|p| p.key == k);
     if has("aws_access_key_id") && !has("aws_session_token") && !has("aws_security_token") {
         return Err("it holds a long-term access key".to_owned());
     }
 
     let mut out = String::with_capacity(text.len() + 512);
-    for line in &lines[..=start] {
-        out.push_str(line);
-    }
-    if !out.ends_with('\n') {
-        out.push_str(newline);
-    }
+    out.push_str(bom);
+    out.push_str(&join(&lines[..target.line]));
+    let header = lines[target.line];
+    out.push_str(header.text);
+    out.push_str(if header.end.is_empty() {
+        newline
+    } else {
+        header.end
+    });
     // Keys that are not in the section yet go right after the header.
     for (key, value) in values {
         if !has(key) {
             out.push_str(&format!("{key} = {value}{newline}"));
         }
     }
-    let mut written: Vec<&str> = Vec::new();
-    let mut skipping_continuation = false;
-    for line in body {
-        if skipping_continuation && line.starts_with([' ', '\t']) && !line.trim().is_empty() {
+    let owned = owned_lines(target);
+    for (i, line) in lines
+        .iter()
+        .enumerate()
+        .take(target.end)
+        .skip(target.line + 1)
+    {
+        if !owned.contains(&i) {
+            out.push_str(&whole(*line));
             continue;
         }
-        skipping_continuation = false;
-        match property_key(line) {
-            Some(key) if OWNED.contains(&key.as_str()) => {
-                skipping_continuation = true;
-                // The first occurrence is replaced in place; repeats and
-                // stale keys this write does not set are dropped.
-                let value = values.iter().find(|(k, _)| *k == key);
-                if let Some((k, v)) = value.filter(|(k, _)| !written.contains(k)) {
-                    written.push(k);
-                    let eol = if line.ends_with('\n') { newline } else { "" };
-                    out.push_str(&format!("{k} = {v}{eol}"));
-                }
-            }
-            _ => out.push_str(line),
+        // A key this tool owns: replaced on its own line, or dropped (stale
+        // keys this write does not set, and continuation lines).
+        let property = target.properties.iter().find(|p| p.line == i);
+        let value = property.and_then(|p| values.iter().find(|(k, _)| *k == p.key));
+        if let Some((key, value)) = value {
+            out.push_str(&format!("{key} = {value}{}", line.end));
         }
     }
-    for line in &lines[end..] {
-        out.push_str(line);
-    }
+    out.push_str(&join(&lines[target.end..]));
     Ok(out)
 }
 
@@ -303,14 +321,42 @@ mod tests {
 
     #[test]
     fn keeps_other_lines_of_the_section_and_drops_stale_keys() {
-        let text = "[s]\r\nregion = eu\r\naws_session_token = old\r\naws_security_token = old\r\n\
-                    aws_session_token = dup\r\n[t]\r\nx = 1\r\n";
+        let text = "[s]\r\nregion = eu\r\naws_session_token = old\r\n  continued\r\naws_security_token = old\r\n\
+                    [t]\r\nx = 1\r\n";
         let out = with_section(text, "s", &values("C")).unwrap();
         assert_eq!(
             out,
             "[s]\r\naws_access_key_id = ASIAC\r\naws_secret_access_key = secretC\r\n\
              expiration = 2099-01-01T00:00:00Z\r\nregion = eu\r\naws_session_token = tokenC\r\n[t]\r\nx = 1\r\n"
         );
+    }
+
+    #[test]
+    fn edits_the_section_the_reader_reads() {
+        // CR-only line endings and keys indented under the header.
+        let text = "[a]\r  region = eu\r  aws_session_token = old\r[b]\rx = 1\r";
+        let out = with_section(text, "a", &values("D")).unwrap();
+        assert_eq!(
+            out,
+            "[a]\raws_access_key_id = ASIAD\raws_secret_access_key = secretD\rexpiration = 2099-01-01T00:00:00Z\r\
+             \x20 region = eu\raws_session_token = tokenD\r[b]\rx = 1\r"
+        );
+        // A BOM stays where it was.
+        let out = with_section("\u{feff}[x]\nk = v\n", "a", &values("E")).unwrap();
+        assert!(out.starts_with("\u{feff}[x]\nk = v\n\n[a]\n"), "{out:?}");
+        assert_eq!(
+            without_session(&out, "a", "ASIAE").unwrap(),
+            "\u{feff}[x]\nk = v\n"
+        );
+        // A header the CLI and the SDKs read differently is not written.
+        let err = with_section("[ a ]\nk = v\n", "a", &values("F")).unwrap_err();
+        assert_eq!(
+            err,
+            "[ a ] on line 1 names it to only one of the AWS CLI and the AWS SDKs"
+        );
+        // Nor is a file the reader refuses.
+        let err = with_section("[x]\nk = 1\nK = 2\n", "a", &values("G")).unwrap_err();
+        assert!(err.starts_with("line 3: 'k' is set twice in [x]"), "{err}");
     }
 
     #[test]

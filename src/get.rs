@@ -431,15 +431,19 @@ fn default_profile() -> Result<String> {
             }),
         }
     };
-    match (read("AWS_DEFAULT_PROFILE")?, read("AWS_PROFILE")?) {
-        (Some(a), Some(b)) if a != b => Err(Failure::usage(format!(
+    let (default_profile, profile) = (read("AWS_DEFAULT_PROFILE")?, read("AWS_PROFILE")?);
+    let env = |name: &str| match name {
+        "AWS_DEFAULT_PROFILE" => default_profile.clone(),
+        "AWS_PROFILE" => profile.clone(),
+        _ => None,
+    };
+    crate::profile::location::profile_name(&env).map_err(|(a, b)| {
+        Failure::usage(format!(
             "AWS_DEFAULT_PROFILE ('{a}') and AWS_PROFILE ('{b}') name different profiles"
         ))
         .hint("unset one of them, or name the profile: mfa-session CODE PROFILE")
-        .into()),
-        (Some(name), _) | (None, Some(name)) => Ok(name),
-        (None, None) => Ok("default".to_owned()),
-    }
+        .into()
+    })
 }
 
 fn profile_duration(profile: &Profile) -> Result<Duration> {

@@ -380,7 +380,7 @@ fn profile_problems_name_the_profile_and_file() {
     sandbox
         .run(&["123456", "half"])
         .failure(1)
-        .stderr_has("profile 'half' has aws_access_key_id but no aws_secret_access_key");
+        .stderr_has("partial credentials: profile 'half' has aws_access_key_id (");
 
     let empty = Sandbox::new(Some(moto));
     empty

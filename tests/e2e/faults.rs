@@ -247,7 +247,7 @@ fn profile_file_faults() {
     sandbox
         .run(&[CODE, "work"])
         .failure(1)
-        .stderr_has("it gets credentials through role_arn");
+        .stderr_has("assumes a role: role_arn at ");
     // Only the secret half.
     sandbox.write(".aws/config", "");
     sandbox.write(

@@ -1,0 +1,883 @@
+//! The AWS profile files: `~/.aws/config` and `~/.aws/credentials`.
+//!
+//! mfa-session reads these itself instead of going through the SDK's default
+//! credential chain, for three reasons:
+//! - the chain looks at `AWS_ACCESS_KEY_ID` / `AWS_SESSION_TOKEN` first, and a
+//!   stale session left in the shell by an earlier run would then be used to
+//!   ask for the next session, which AWS refuses;
+//! - the chain falls through to instance metadata, which on a laptop means a
+//!   long time-out and a confusing error;
+//! - a user who mistyped a profile name, or whose file has a broken line,
+//!   deserves an error that names the file and the line.
+//!
+//! The files mean what they mean to the AWS CLI, or are refused with the line
+//! and the fix ([`syntax`] has the line rules):
+//! - a profile is merged from both files, the credentials file winning key by
+//!   key; in the config file `[profile default]` wins over `[default]`, which
+//!   is then ignored whole (the SDKs' rule);
+//! - the access key pair comes from one file, the credentials file first;
+//!   an id in one file and its secret in the other is "partial credentials";
+//! - a profile that gets credentials some other way (role, SSO, process, web
+//!   identity) is refused by name even when old static keys are left in it.
+
+pub mod location;
+pub mod syntax;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, bail};
+
+use crate::error::{Failure, io_reason};
+use location::{LocationError, Platform};
+use syntax::{Document, FileKind, Header, Section};
+
+/// Where the two profile files are.
+#[derive(Clone, Debug)]
+pub struct ProfileFiles {
+    pub config: PathBuf,
+    pub credentials: PathBuf,
+}
+
+impl ProfileFiles {
+    /// The files the AWS CLI would read: `AWS_CONFIG_FILE` and
+    /// `AWS_SHARED_CREDENTIALS_FILE` (`~`, `$VAR` and `${VAR}` expanded),
+    /// else `~/.aws/config` and `~/.aws/credentials`.
+    pub fn locate() -> Result<ProfileFiles> {
+        match location::files(&location::process_env, Platform::current()) {
+            Ok((config, credentials)) => Ok(ProfileFiles {
+                config: PathBuf::from(config),
+                credentials: PathBuf::from(credentials),
+            }),
+            Err(LocationError::NoHome { variable }) => Err(Failure::new(
+                "cannot find the AWS profile files: HOME is not set",
+            )
+            .hint(format!("set HOME, or point {variable} at the file"))
+            .into()),
+        }
+    }
+}
+
+/// One property value and where it was found.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Setting {
+    pub value: String,
+    pub file: PathBuf,
+    pub line: usize,
+}
+
+impl Setting {
+    /// `FILE:LINE`, for messages.
+    pub fn place(&self) -> String {
+        format!("{}:{}", self.file.display(), self.line)
+    }
+}
+
+impl Drop for Setting {
+    fn drop(&mut self) {
+        // Any value may be a secret key; wiping all of them costs nothing.
+        zeroize::Zeroize::zeroize(&mut self.value);
+    }
+}
+
+impl fmt::Debug for Setting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Values can be secret keys; never print them through Debug.
+        write!(f, "Setting({})", self.place())
+    }
+}
+
+/// The key settings one file holds for a profile.
+#[derive(Clone, Debug, Default)]
+struct Keys {
+    id: Option<Setting>,
+    secret: Option<Setting>,
+    token: Option<Setting>,
+}
+
+impl Keys {
+    fn of(properties: &BTreeMap<String, Setting>) -> Keys {
+        Keys {
+            id: properties.get("aws_access_key_id").cloned(),
+            secret: properties.get("aws_secret_access_key").cloned(),
+            token: properties
+                .get("aws_session_token")
+                .or_else(|| properties.get("aws_security_token"))
+                .cloned(),
+        }
+    }
+}
+
+/// A named profile, merged from both files.
+#[derive(Clone, Debug)]
+pub struct Profile {
+    pub name: String,
+    settings: BTreeMap<String, Setting>,
+    /// The `[services NAME]` section the profile names with `services = NAME`:
+    /// `sts.endpoint_url` and the like.
+    services: BTreeMap<String, Setting>,
+    /// The keys of the credentials file, then of the config file.
+    keys: [Keys; 2],
+}
+
+/// The long-term access key of an IAM user. Debug never shows the secret.
+#[derive(Clone)]
+pub struct LongTermKey {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    /// Where the key id was found.
+    pub origin: String,
+}
+
+impl Drop for LongTermKey {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.secret_access_key);
+    }
+}
+
+impl fmt::Debug for LongTermKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "LongTermKey({}, ****)", self.access_key_id)
+    }
+}
+
+/// Keys whose presence means the AWS CLI gets this profile's credentials
+/// some other way than a static key, and what to call that way.
+const ELSEWHERE: [(&str, &str); 7] = [
+    ("role_arn", "assumes a role"),
+    ("sso_session", "signs in through IAM Identity Center"),
+    ("sso_start_url", "signs in through IAM Identity Center"),
+    ("sso_account_id", "signs in through IAM Identity Center"),
+    ("credential_process", "gets credentials from a process"),
+    ("credential_source", "gets credentials from its environment"),
+    (
+        "web_identity_token_file",
+        "gets credentials from a web identity token",
+    ),
+];
+
+/// Keys this tool reads, whose value must fit on one line.
+const ONE_LINE: [&str; 13] = [
+    "aws_access_key_id",
+    "aws_secret_access_key",
+    "aws_session_token",
+    "aws_security_token",
+    "region",
+    "mfa_serial",
+    "duration_seconds",
+    "endpoint_url",
+    "services",
+    "ignore_configured_endpoint_urls",
+    "role_arn",
+    "source_profile",
+    "credential_process",
+];
+
+impl Profile {
+    pub fn get(&self, key: &str) -> Option<&Setting> {
+        self.settings.get(key)
+    }
+
+    /// A setting of one service from the profile's `services` section, such
+    /// as `("sts", "endpoint_url")`.
+    pub fn service_setting(&self, service: &str, key: &str) -> Option<&Setting> {
+        self.services
+            .get(&format!("{service}.{key}"))
+            .filter(|s| !s.value.trim().is_empty())
+    }
+
+    /// A setting's value with surrounding white space removed, if non-empty.
+    pub fn value(&self, key: &str) -> Option<&str> {
+        self.get(key)
+            .map(|s| s.value.trim())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// The IAM user's long-term key, as the AWS CLI would choose it for this
+    /// profile: refused when the profile gets credentials another way, else
+    /// the pair from the credentials file, else from the config file.
+    pub fn long_term_key(&self) -> Result<LongTermKey> {
+        let name = &self.name;
+        if let Some((key, how, setting)) = ELSEWHERE
+            .iter()
+            .find_map(|(key, how)| self.get(key).map(|s| (key, how, s)))
+        {
+            let left = if self.keys.iter().any(|k| k.id.is_some()) {
+                " (the AWS CLI uses it, not the static key the profile also holds)"
+            } else {
+                ""
+            };
+            bail!(Failure::new(format!(
+                "profile '{name}' {how}: {key} at {}{left}",
+                setting.place()
+            ))
+            .hint(
+                "mfa-session needs an IAM user's long-term access key (AKIA...): name the profile that holds one"
+            ));
+        }
+        let [credentials, config] = &self.keys;
+        let keys = if credentials.id.is_some() {
+            credentials
+        } else if config.id.is_some() {
+            config
+        } else {
+            let stray = credentials.secret.as_ref().or(config.secret.as_ref());
+            if let Some(secret) = stray {
+                bail!(Failure::new(format!(
+                    "profile '{name}' has aws_secret_access_key but no aws_access_key_id ({})",
+                    secret.place()
+                ))
+                .hint("add the access key id to the profile, e.g. with: aws configure --profile NAME"));
+            }
+            bail!(Failure::new(format!(
+                "profile '{name}' has no aws_access_key_id and aws_secret_access_key"
+            ))
+            .hint(
+                "name the profile that holds the IAM user's access key (AKIA...), or add one with: aws configure --profile NAME"
+            ));
+        };
+        let id = keys.id.as_ref().expect("chosen for its id");
+        let Some(secret) = &keys.secret else {
+            let elsewhere = [credentials, config]
+                .into_iter()
+                .filter_map(|k| k.secret.as_ref())
+                .next()
+                .map(|s| {
+                    format!(
+                        "; the secret at {} does not count, as both halves must come from one file",
+                        s.place()
+                    )
+                })
+                .unwrap_or_default();
+            bail!(Failure::new(format!(
+                "partial credentials: profile '{name}' has aws_access_key_id ({}) but no aws_secret_access_key in the same file{elsewhere}",
+                id.place()
+            ))
+            .hint("put the access key id and its secret in the same file, e.g. with: aws configure --profile NAME"));
+        };
+        if let Some(token) = &keys.token {
+            bail!(Failure::new(format!(
+                "profile '{name}' holds session credentials (aws_session_token at {}), not a long-term access key",
+                token.place()
+            ))
+            .hint("GetSessionToken needs the IAM user's long-term key (AKIA...): name the profile that holds it"));
+        }
+        let access_key_id = id.value.trim().to_owned();
+        let secret_access_key = secret.value.trim().to_owned();
+        if access_key_id.starts_with("ASIA") {
+            bail!(Failure::new(format!(
+                "profile '{name}' holds a temporary access key (ASIA..., {}), not a long-term one",
+                id.place()
+            ))
+            .hint("GetSessionToken needs the IAM user's long-term key (AKIA...): name the profile that holds it"));
+        }
+        for (what, value, setting) in [
+            ("access key id", &access_key_id, id),
+            ("secret access key", &secret_access_key, secret),
+        ] {
+            if value.is_empty() {
+                bail!(Failure::new(format!(
+                    "profile '{name}' has an empty {what} ({})",
+                    setting.place()
+                )));
+            }
+        }
+        Ok(LongTermKey {
+            access_key_id,
+            secret_access_key,
+            origin: id.place(),
+        })
+    }
+}
+
+/// One file, parsed; `None` when it does not exist.
+struct Parsed {
+    path: PathBuf,
+    kind: FileKind,
+    text: String,
+}
+
+impl Drop for Parsed {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.text);
+    }
+}
+
+impl Parsed {
+    fn read(path: &Path, kind: FileKind) -> Result<Option<Parsed>> {
+        let bytes = match std::fs::read(path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => bail!(Failure::new(format!(
+                "cannot read {}: {}",
+                path.display(),
+                io_reason(&e)
+            ))),
+        };
+        let Ok(text) = String::from_utf8(bytes) else {
+            bail!(Failure::new(format!(
+                "cannot read {}: it is not UTF-8 text",
+                path.display()
+            )));
+        };
+        let parsed = Parsed {
+            path: path.to_path_buf(),
+            kind,
+            text,
+        };
+        parsed.document()?;
+        Ok(Some(parsed))
+    }
+
+    fn document(&self) -> Result<Document<'_>> {
+        syntax::parse(&self.text, self.kind).map_err(|e| {
+            Failure::new(format!(
+                "malformed {}:{}: {}",
+                self.path.display(),
+                e.line,
+                e.reason
+            ))
+            .hint(e.fix)
+            .into()
+        })
+    }
+
+    fn settings(&self, section: &Section) -> BTreeMap<String, Setting> {
+        section
+            .properties
+            .iter()
+            .map(|p| {
+                let setting = Setting {
+                    value: p.value.clone(),
+                    file: self.path.clone(),
+                    line: p.line + 1,
+                };
+                (p.key.clone(), setting)
+            })
+            .collect()
+    }
+
+    fn place(&self, section: &Section) -> String {
+        format!("{}:{}", self.path.display(), section.line + 1)
+    }
+}
+
+/// Reads both files and returns the profile `name`.
+pub fn load_profile(files: &ProfileFiles, name: &str) -> Result<Profile> {
+    let config = Parsed::read(&files.config, FileKind::Config)?;
+    let credentials = Parsed::read(&files.credentials, FileKind::Credentials)?;
+    if config.is_none() && credentials.is_none() {
+        bail!(Failure::new(format!(
+            "no AWS profile files: neither {} nor {} exists",
+            files.credentials.display(),
+            files.config.display()
+        ))
+        .hint("create them with: aws configure --profile NAME (or set AWS_SHARED_CREDENTIALS_FILE / AWS_CONFIG_FILE)"));
+    }
+    let parsed: Vec<&Parsed> = [&config, &credentials].into_iter().flatten().collect();
+    let documents = parsed
+        .iter()
+        .map(|p| p.document())
+        .collect::<Result<Vec<_>>>()?;
+
+    for (file, document) in parsed.iter().zip(&documents) {
+        if let Some(section) = document.sections.iter().find(
+            |s| matches!(&s.header, Header::Disputed { name: n, services: false, .. } if n == name),
+        ) {
+            let Header::Disputed { fix, .. } = &section.header else {
+                unreachable!()
+            };
+            bail!(Failure::new(format!(
+                "the header [{}] ({}) names profile '{name}' to only one of the AWS CLI and the AWS SDKs",
+                section.raw,
+                file.place(section)
+            ))
+            .hint(fix.clone()));
+        }
+    }
+
+    // Config first, so that the credentials file overrides it key by key.
+    let mut settings = BTreeMap::new();
+    let mut keys: [Keys; 2] = Default::default();
+    let mut found = false;
+    for (file, document) in parsed.iter().zip(&documents) {
+        let sections: Vec<&Section> = document.profile_sections(name).collect();
+        let section = match file.kind {
+            FileKind::Config => default_rule(file, &sections),
+            FileKind::Credentials => sections.first().copied(),
+        };
+        let Some(section) = section else { continue };
+        found = true;
+        let these = file.settings(section);
+        let slot = match file.kind {
+            FileKind::Credentials => 0,
+            FileKind::Config => 1,
+        };
+        keys[slot] = Keys::of(&these);
+        settings.extend(these);
+    }
+    if !found {
+        bail!(not_found(files, name, &parsed, &documents));
+    }
+    if let Some((key, setting)) = settings
+        .iter()
+        .find(|(k, s)| ONE_LINE.contains(&k.as_str()) && s.value.contains('\n'))
+    {
+        bail!(
+            Failure::new(format!(
+                "{key} of profile '{name}' goes on over more than one line ({})",
+                setting.place()
+            ))
+            .hint("put the value on one line, or remove the indentation of the line after it")
+        );
+    }
+    let services = match settings.get("services") {
+        Some(setting) => {
+            let config = parsed
+                .iter()
+                .zip(&documents)
+                .find(|(p, _)| p.kind == FileKind::Config);
+            services_section(config.map(|(p, d)| (*p, d)), name, setting)?
+        }
+        None => BTreeMap::new(),
+    };
+    Ok(Profile {
+        name: name.to_owned(),
+        settings,
+        services,
+        keys,
+    })
+}
+
+/// Of the config file's sections for one profile, the one the SDKs read:
+/// `[profile default]` over `[default]`, which is then ignored whole (never
+/// merged key by key). The AWS CLI would take the later of the two, so the
+/// choice is said on stderr.
+fn default_rule<'a>(file: &Parsed, sections: &[&'a Section]) -> Option<&'a Section> {
+    let prefixed = |s: &&&Section| matches!(s.header, Header::Profile { prefixed: true, .. });
+    match sections.iter().find(prefixed) {
+        Some(chosen) => {
+            if let Some(plain) = sections.iter().find(|s| !prefixed(s)) {
+                crate::say(&format!(
+                    "warning: {} has both [default] (line {}) and [profile default] (line {}); using [profile default], as the AWS SDKs do",
+                    file.path.display(),
+                    plain.line + 1,
+                    chosen.line + 1
+                ));
+            }
+            Some(chosen)
+        }
+        None => sections.first().copied(),
+    }
+}
+
+fn not_found(
+    files: &ProfileFiles,
+    name: &str,
+    parsed: &[&Parsed],
+    documents: &[Document],
+) -> anyhow::Error {
+    // A section that was meant to be this profile but is spelled in a way
+    // the AWS CLI does not read as one.
+    let near_miss = parsed.iter().zip(documents).find_map(|(file, document)| {
+        document.sections.iter().find_map(|s| {
+            let quoted = syntax::quote_name(name);
+            let fix = match file.kind {
+                FileKind::Credentials if s.raw.trim() == format!("profile {name}") => {
+                    format!(
+                        "the credentials file names profiles without 'profile ': write [{name}]"
+                    )
+                }
+                FileKind::Config if s.raw.trim() == name && s.header == Header::Other => {
+                    format!(
+                        "the config file names profiles with 'profile ': write [profile {quoted}]"
+                    )
+                }
+                FileKind::Config
+                    if s.header == Header::Other
+                        && s.raw.trim_start().starts_with("profile")
+                        && s.raw.contains(name) =>
+                {
+                    format!("the AWS CLI does not read it as a profile: write [profile {quoted}]")
+                }
+                _ => return None,
+            };
+            Some(format!("[{}] at {}: {fix}", s.raw, file.place(s)))
+        })
+    });
+    let hint = near_miss.unwrap_or_else(|| {
+        let mut known: Vec<&str> = documents
+            .iter()
+            .flat_map(|d| &d.sections)
+            .filter_map(|s| match &s.header {
+                Header::Profile { name, .. } => Some(name.as_str()),
+                _ => None,
+            })
+            .collect();
+        known.sort_unstable();
+        known.dedup();
+        if known.is_empty() {
+            "the files define no profiles; add one with: aws configure --profile NAME".to_owned()
+        } else {
+            format!("profiles found: {}", known.join(", "))
+        }
+    });
+    Failure::new(format!(
+        "profile '{name}' not found in {} or {}",
+        files.credentials.display(),
+        files.config.display()
+    ))
+    .hint(hint)
+    .into()
+}
+
+/// The settings of the `[services NAME]` section that `setting` names, as
+/// `service.key` (`sts.endpoint_url`).
+fn services_section(
+    config: Option<(&Parsed, &Document)>,
+    profile: &str,
+    setting: &Setting,
+) -> Result<BTreeMap<String, Setting>> {
+    let wanted = setting.value.trim();
+    let sections = config
+        .map(|(_, d)| d.sections.as_slice())
+        .unwrap_or_default();
+    if let (Some((file, _)), Some(section)) = (
+        config,
+        sections.iter().find(|s| {
+            matches!(&s.header, Header::Disputed { name, services: true, .. } if name == wanted)
+        }),
+    ) {
+        let Header::Disputed { fix, .. } = &section.header else {
+            unreachable!()
+        };
+        bail!(Failure::new(format!(
+            "the header [{}] ({}) names services '{wanted}' to only one of the AWS CLI and the AWS SDKs",
+            section.raw,
+            file.place(section)
+        ))
+        .hint(fix.clone()));
+    }
+    let found = sections
+        .iter()
+        .find(|s| matches!(&s.header, Header::Services(n) if n == wanted));
+    let (Some((file, _)), Some(section)) = (config, found) else {
+        bail!(
+            Failure::new(format!(
+                "profile '{profile}' names services '{wanted}' ({}), but the config file has no [services {wanted}] section",
+                setting.place()
+            ))
+            .hint(format!("add [services {wanted}] to the config file, or remove the services line"))
+        );
+    };
+    let mut settings = BTreeMap::new();
+    for property in &section.properties {
+        for (key, value, line) in &property.sub {
+            let setting = Setting {
+                value: value.clone(),
+                file: file.path.clone(),
+                line: line + 1,
+            };
+            settings.insert(format!("{}.{key}", property.key), setting);
+        }
+    }
+    Ok(settings)
+}
+
+impl Profile {
+    /// Every setting of the profile, credentials file winning.
+    pub fn settings(&self) -> impl Iterator<Item = (&str, &Setting)> {
+        self.settings.iter().map(|(k, s)| (k.as_str(), s))
+    }
+}
+
+#[cfg(test)]
+mod conformance;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Files {
+        _dir: tempfile::TempDir,
+        files: ProfileFiles,
+    }
+
+    fn files(config: &str, credentials: &str) -> Files {
+        let dir = tempfile::tempdir().unwrap();
+        let files = ProfileFiles {
+            config: dir.path().join("config"),
+            credentials: dir.path().join("credentials"),
+        };
+        std::fs::write(&files.config, config).unwrap();
+        std::fs::write(&files.credentials, credentials).unwrap();
+        Files { _dir: dir, files }
+    }
+
+    fn key(config: &str, credentials: &str, name: &str) -> Result<String> {
+        let f = files(config, credentials);
+        Ok(load_profile(&f.files, name)?
+            .long_term_key()?
+            .access_key_id
+            .clone())
+    }
+
+    fn failure(result: Result<impl fmt::Debug>) -> String {
+        let err = result.unwrap_err();
+        let report = crate::error::Report::new(&err);
+        match report.hint {
+            Some(hint) => format!("{err} | {hint}"),
+            None => err.to_string(),
+        }
+    }
+
+    #[test]
+    fn merge_and_key_rules() {
+        let f = files(
+            "[profile a]\nregion = r1\naws_access_key_id = OLD\n",
+            "[a]\naws_access_key_id = AKIANEW\naws_secret_access_key = s\n[b]\naws_access_key_id = AKIA\n\
+             [c]\naws_access_key_id = ASIAX\naws_secret_access_key = s\n\
+             [d]\naws_access_key_id = AKIA\naws_secret_access_key = s\naws_session_token = t\n",
+        );
+        let a = load_profile(&f.files, "a").unwrap();
+        assert_eq!(a.value("region"), Some("r1"));
+        let key = a.long_term_key().unwrap();
+        assert_eq!(key.access_key_id, "AKIANEW");
+        assert_eq!(key.origin, format!("{}:2", f.files.credentials.display()));
+        assert_eq!(format!("{key:?}"), "LongTermKey(AKIANEW, ****)");
+        let load = |name| load_profile(&f.files, name).and_then(|p| p.long_term_key());
+        assert!(failure(load("b")).starts_with("partial credentials: profile 'b'"));
+        assert!(failure(load("c")).contains("temporary access key"));
+        assert!(failure(load("d")).contains("holds session credentials"));
+        let err = failure(load("zzz"));
+        assert!(err.starts_with("profile 'zzz' not found in "), "{err}");
+        assert!(err.ends_with(" | profiles found: a, b, c, d"), "{err}");
+    }
+
+    #[test]
+    fn the_key_pair_comes_from_one_file() {
+        let cfg_pair = "[profile w]\naws_access_key_id = AKIACFG\naws_secret_access_key = s\n";
+        // The credentials file first, whole.
+        assert_eq!(
+            key(
+                cfg_pair,
+                "[w]\naws_access_key_id = AKIACRED\naws_secret_access_key = t\n",
+                "w"
+            )
+            .unwrap(),
+            "AKIACRED"
+        );
+        // An id without its secret in the credentials file: partial, even
+        // though the config file has a pair.
+        let err = failure(key(cfg_pair, "[w]\naws_access_key_id = AKIACRED\n", "w"));
+        assert!(
+            err.starts_with("partial credentials: profile 'w' has aws_access_key_id ("),
+            "{err}"
+        );
+        assert!(
+            err.contains(
+                "/credentials:2) but no aws_secret_access_key in the same file; the secret at "
+            ),
+            "{err}"
+        );
+        // A lone secret in the credentials file does not stop the config pair.
+        assert_eq!(
+            key(cfg_pair, "[w]\naws_secret_access_key = x\n", "w").unwrap(),
+            "AKIACFG"
+        );
+        // An id in the config file and the secret in the credentials file.
+        let err = failure(key(
+            "[profile w]\naws_access_key_id = AKIACFG\n",
+            "[w]\naws_secret_access_key = x\n",
+            "w",
+        ));
+        assert!(err.starts_with("partial credentials"), "{err}");
+        // A session token in the other file is not this pair's.
+        assert_eq!(
+            key(
+                "[profile w]\naws_session_token = T\n",
+                "[w]\naws_access_key_id = AKIACRED\naws_secret_access_key = t\n",
+                "w"
+            )
+            .unwrap(),
+            "AKIACRED"
+        );
+        let err = failure(key(
+            "[profile w]\naws_access_key_id =\naws_secret_access_key = s\n",
+            "",
+            "w",
+        ));
+        assert!(
+            err.starts_with("profile 'w' has an empty access key id"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn credentials_from_elsewhere_are_refused_by_name() {
+        let keys = "[w]\naws_access_key_id = AKIACRED\naws_secret_access_key = t\n";
+        for (config, said) in [
+            (
+                "role_arn = arn:aws:iam::1:role/r\nsource_profile = x\n",
+                "assumes a role: role_arn at ",
+            ),
+            (
+                "sso_session = s\nsso_account_id = 1\n",
+                "signs in through IAM Identity Center: sso_session at ",
+            ),
+            (
+                "sso_start_url = https://x\n",
+                "signs in through IAM Identity Center: sso_start_url at ",
+            ),
+            (
+                "credential_process = /bin/x\n",
+                "gets credentials from a process: credential_process at ",
+            ),
+            (
+                "credential_source = Environment\n",
+                "gets credentials from its environment: credential_source at ",
+            ),
+            (
+                "web_identity_token_file = /t\n",
+                "gets credentials from a web identity token: web_identity_token_file at ",
+            ),
+        ] {
+            let err = failure(key(&format!("[profile w]\n{config}"), keys, "w"));
+            assert!(err.starts_with(&format!("profile 'w' {said}")), "{err}");
+            assert!(
+                err.contains("/config:2 (the AWS CLI uses it, not the static key"),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn default_and_profile_default() {
+        for config in [
+            "[profile default]\nregion = a\n[default]\nmfa_serial = x\n",
+            "[default]\nmfa_serial = x\n[profile default]\nregion = a\n",
+        ] {
+            let f = files(config, "");
+            let p = load_profile(&f.files, "default").unwrap();
+            assert_eq!(p.value("region"), Some("a"));
+            assert_eq!(p.value("mfa_serial"), None, "never merged key by key");
+        }
+        let f = files("[default]\nregion = b\n", "");
+        assert_eq!(
+            load_profile(&f.files, "default").unwrap().value("region"),
+            Some("b")
+        );
+    }
+
+    #[test]
+    fn quoted_names_and_disputed_headers() {
+        let f = files(
+            "[profile 'my work']\nregion = a\n[profile \"x y\"]\nregion = b\n[ profile lenient ]\nregion = c\n\
+             [profile my w3]\nregion = d\n[profiles p]\n[work]\nregion = e\n",
+            "[ spaced ]\naws_access_key_id = A\n[profile cred]\n",
+        );
+        let load = |name| load_profile(&f.files, name);
+        assert_eq!(load("my work").unwrap().value("region"), Some("a"));
+        assert_eq!(load("x y").unwrap().value("region"), Some("b"));
+        for (name, said, fix) in [
+            (
+                "lenient",
+                "the header [ profile lenient ] (",
+                "write it as [profile lenient]",
+            ),
+            ("p", "the header [profiles p] (", "write it as [profile p]"),
+            ("spaced", "the header [ spaced ] (", "write it as [spaced]"),
+        ] {
+            let err = failure(load(name));
+            assert!(err.starts_with(said), "{err}");
+            assert!(
+                err.contains(&format!(
+                    ") names profile '{name}' to only one of the AWS CLI and the AWS SDKs"
+                )),
+                "{err}"
+            );
+            assert!(err.ends_with(&format!(" | {fix}")), "{err}");
+        }
+        let err = failure(load("my w3"));
+        assert!(
+            err.ends_with("the AWS CLI does not read it as a profile: write [profile 'my w3']"),
+            "{err}"
+        );
+        let err = failure(load("work"));
+        assert!(
+            err.ends_with("the config file names profiles with 'profile ': write [profile work]"),
+            "{err}"
+        );
+        let err = failure(load("cred"));
+        assert!(
+            err.ends_with("the credentials file names profiles without 'profile ': write [cred]"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn services_sections() {
+        let f = files(
+            "[profile w]\nservices = dev\n[services dev]\nsts =\n  endpoint_url = http://s\n  Endpoint_URL = http://other\n\
+             IAM =\n  endpoint_url = http://i\n[profile v]\nservices = nope\n[ services odd ]\n[profile o]\nservices = odd\n",
+            "",
+        );
+        let p = load_profile(&f.files, "w").unwrap();
+        assert_eq!(
+            p.service_setting("sts", "endpoint_url").unwrap().value,
+            "http://s"
+        );
+        assert_eq!(p.service_setting("sts", "endpoint_url").unwrap().line, 5);
+        assert_eq!(
+            p.service_setting("iam", "endpoint_url").unwrap().value,
+            "http://i"
+        );
+        let err = failure(load_profile(&f.files, "v"));
+        assert!(err.contains("names services 'nope' ("), "{err}");
+        assert!(
+            err.contains("but the config file has no [services nope] section"),
+            "{err}"
+        );
+        let err = failure(load_profile(&f.files, "o"));
+        assert!(err.starts_with("the header [ services odd ] ("), "{err}");
+    }
+
+    #[test]
+    fn values_we_read_fit_on_one_line() {
+        let f = files(
+            "[profile w]\nregion = eu-west-1\n  more\nother = a\n  b\n",
+            "",
+        );
+        let err = failure(load_profile(&f.files, "w"));
+        assert!(
+            err.starts_with("region of profile 'w' goes on over more than one line ("),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn malformed_files_name_file_and_line() {
+        let f = files("[profile w]\nregion: a\n", "");
+        let err = failure(load_profile(&f.files, "w"));
+        let config = f.files.config.display();
+        assert_eq!(
+            err,
+            format!(
+                "malformed {config}:2: 'region:' sets a value with ':', which the AWS CLI reads and the SDKs do not | write it as 'region = ...'"
+            )
+        );
+    }
+
+    #[test]
+    fn no_files_at_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = ProfileFiles {
+            config: dir.path().join("config"),
+            credentials: dir.path().join("credentials"),
+        };
+        let err = load_profile(&files, "default").unwrap_err();
+        assert!(err.to_string().starts_with("no AWS profile files"), "{err}");
+    }
+}
