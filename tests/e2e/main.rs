@@ -4,6 +4,7 @@
 mod cmd;
 mod core;
 mod faults;
+mod profiles;
 mod prompt;
 mod sessions;
 mod shells;

@@ -734,6 +734,9 @@ pub enum Reply {
 #[derive(Clone, Debug)]
 pub struct FakeRequest {
     pub params: HashMap<String, String>,
+    /// The access key id and region of the request's signature.
+    pub access_key_id: Option<String>,
+    pub signing_region: Option<String>,
 }
 
 impl FakeRequest {
@@ -808,7 +811,14 @@ fn serve(mut stream: TcpStream, handler: &Handler, seen: &std::sync::Mutex<Vec<F
         data.extend_from_slice(&buf[..n]);
     }
     let body = String::from_utf8_lossy(&data[head_end..]).into_owned();
+    let head = String::from_utf8_lossy(&data[..head_end]).into_owned();
+    let scope = |n: usize| {
+        let start = head.find("Credential=")? + "Credential=".len();
+        head[start..].split('/').nth(n).map(str::to_owned)
+    };
     let request = FakeRequest {
+        access_key_id: scope(0),
+        signing_region: scope(2),
         params: body
             .split('&')
             .filter_map(|kv| kv.split_once('='))
