@@ -38,6 +38,10 @@ pub struct Connection {
     pub sts_endpoint: Option<String>,
     pub iam_endpoint: Option<String>,
     pub timeout: Duration,
+    /// Where each came from: a variable's name, `FILE:LINE`, or `default`.
+    pub region_from: String,
+    pub sts_endpoint_from: String,
+    pub iam_endpoint_from: String,
 }
 
 impl Connection {
@@ -51,10 +55,20 @@ impl Connection {
     ///   `endpoint_url` in the profile's `services` section, the profile's
     ///   `endpoint_url`, else AWS's own.
     pub fn resolve(profile: &Profile) -> Result<Connection> {
-        let region = env("AWS_REGION")?
-            .or(env("AWS_DEFAULT_REGION")?)
-            .or_else(|| profile.value("region").map(str::to_owned))
-            .unwrap_or_else(|| "us-east-1".to_owned());
+        let from_env = |name: &str| -> Result<Option<(String, String)>> {
+            Ok(env(name)?.map(|v| (v, name.to_owned())))
+        };
+        let from_profile = |setting: Option<&crate::profile::Setting>| {
+            setting
+                .filter(|s| !s.value.trim().is_empty())
+                .map(|s| (s.value.trim().to_owned(), s.place()))
+        };
+        let (region, region_from) = match from_env("AWS_REGION")? {
+            Some(found) => found,
+            None => from_env("AWS_DEFAULT_REGION")?
+                .or_else(|| from_profile(profile.get("region")))
+                .unwrap_or_else(|| ("us-east-1".to_owned(), "default".to_owned())),
+        };
         let ignore_endpoints = env("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")?
             .or_else(|| {
                 profile
@@ -62,16 +76,20 @@ impl Connection {
                     .map(str::to_owned)
             })
             .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
-        let endpoint = |service: &str, service_var: &str| -> Result<Option<String>> {
+        let endpoint = |service: &str, service_var: &str| -> Result<(Option<String>, String)> {
             if ignore_endpoints {
-                return Ok(None);
+                return Ok((None, "default (configured endpoints ignored)".to_owned()));
             }
-            Ok(env(service_var)?.or(env("AWS_ENDPOINT_URL")?).or_else(|| {
-                profile
-                    .service_setting(service, "endpoint_url")
-                    .map(|s| s.value.trim().to_owned())
-                    .or_else(|| profile.value("endpoint_url").map(str::to_owned))
-            }))
+            let found = match from_env(service_var)? {
+                Some(found) => Some(found),
+                None => from_env("AWS_ENDPOINT_URL")?
+                    .or_else(|| from_profile(profile.service_setting(service, "endpoint_url")))
+                    .or_else(|| from_profile(profile.get("endpoint_url"))),
+            };
+            Ok(match found {
+                Some((url, from)) => (Some(url), from),
+                None => (None, "default".to_owned()),
+            })
         };
         let timeout = match env("MFA_SESSION_TIMEOUT")? {
             None => DEFAULT_TIMEOUT,
@@ -86,11 +104,16 @@ impl Connection {
                 t
             }
         };
+        let (sts_endpoint, sts_endpoint_from) = endpoint("sts", "AWS_ENDPOINT_URL_STS")?;
+        let (iam_endpoint, iam_endpoint_from) = endpoint("iam", "AWS_ENDPOINT_URL_IAM")?;
         Ok(Connection {
             region,
-            sts_endpoint: endpoint("sts", "AWS_ENDPOINT_URL_STS")?,
-            iam_endpoint: endpoint("iam", "AWS_ENDPOINT_URL_IAM")?,
+            sts_endpoint,
+            iam_endpoint,
             timeout,
+            region_from,
+            sts_endpoint_from,
+            iam_endpoint_from,
         })
     }
 }

@@ -93,7 +93,8 @@ pub struct CompletionsArgs {
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    /// Only this profile's cached sessions
+    /// Only this profile: where its key, region, endpoints, device and
+    /// duration come from (file:line), and its cached sessions
     #[arg(value_name = "PROFILE")]
     pub profile: Option<String>,
 

@@ -446,7 +446,7 @@ fn default_profile() -> Result<String> {
     })
 }
 
-fn profile_duration(profile: &Profile) -> Result<Duration> {
+pub fn profile_duration(profile: &Profile) -> Result<Duration> {
     let Some(setting) = profile.get("duration_seconds") else {
         return Ok(input::DEFAULT_DURATION);
     };
@@ -468,7 +468,7 @@ fn profile_duration(profile: &Profile) -> Result<Duration> {
     })
 }
 
-fn profile_serial(profile: &Profile) -> Result<Option<String>> {
+pub fn profile_serial(profile: &Profile) -> Result<Option<String>> {
     let Some(setting) = profile.get("mfa_serial") else {
         return Ok(None);
     };

@@ -12,7 +12,30 @@ use crate::session::{describe_end, rfc3339};
 #[derive(Serialize)]
 struct Report {
     environment: Option<EnvironmentSession>,
+    /// With `status PROFILE`: what a run for it would use, and where each
+    /// part comes from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    profile: Option<ProfileReport>,
     cached: Vec<CachedReport>,
+}
+
+#[derive(Serialize)]
+struct ProfileReport {
+    name: String,
+    /// Where the long-term key is (never the key itself).
+    key_from: String,
+    region: Sourced,
+    sts_endpoint: Sourced,
+    iam_endpoint: Sourced,
+    mfa_serial: Sourced,
+    duration_seconds: Sourced,
+}
+
+/// A value and where it comes from: `FILE:LINE`, a variable, or a default.
+#[derive(Serialize)]
+struct Sourced {
+    value: Option<String>,
+    from: String,
 }
 
 #[derive(Serialize)]
@@ -46,8 +69,13 @@ pub fn status(args: &StatusArgs) -> Result<String> {
         Err(_) => Vec::new(),
     };
     let environment = environment_session(&cached, now);
+    let profile = match &args.profile {
+        Some(name) => Some(profile_report(name)?),
+        None => None,
+    };
     let report = Report {
         environment,
+        profile,
         cached: cached
             .iter()
             .map(|c| {
@@ -68,6 +96,64 @@ pub fn status(args: &StatusArgs) -> Result<String> {
         return Ok(serde_json::to_string_pretty(&report)? + "\n");
     }
     Ok(human(&report, &cached, now))
+}
+
+/// What `mfa-session CODE PROFILE` would use, resolved exactly as it would
+/// be, without a request.
+fn profile_report(name: &str) -> Result<ProfileReport> {
+    let files = crate::profile::ProfileFiles::locate()?;
+    let profile = crate::profile::load_profile(&files, name)?;
+    let key = profile.long_term_key()?;
+    let connection = crate::aws::Connection::resolve(&profile)?;
+    let duration = crate::get::profile_duration(&profile)?;
+    let serial = match crate::get::profile_serial(&profile)? {
+        Some(serial) => Sourced {
+            value: Some(serial),
+            from: profile
+                .get("mfa_serial")
+                .map(|s| s.place())
+                .unwrap_or_default(),
+        },
+        None => {
+            let owner = crate::cache::Owner {
+                profile: name.to_owned(),
+                access_key_id: key.access_key_id.clone(),
+                endpoint: connection.sts_endpoint.clone().unwrap_or_default(),
+            };
+            let remembered = SessionCache::locate().ok().and_then(|c| c.device(&owner));
+            match remembered {
+                Some(device) => Sourced {
+                    value: Some(device.serial),
+                    from: "remembered from an earlier run".to_owned(),
+                },
+                None => Sourced {
+                    value: None,
+                    from: "listed through IAM at the next run".to_owned(),
+                },
+            }
+        }
+    };
+    let endpoint = |url: &Option<String>, from: &str| Sourced {
+        value: url.clone(),
+        from: from.to_owned(),
+    };
+    Ok(ProfileReport {
+        name: name.to_owned(),
+        key_from: key.origin.clone(),
+        region: Sourced {
+            value: Some(connection.region.clone()),
+            from: connection.region_from.clone(),
+        },
+        sts_endpoint: endpoint(&connection.sts_endpoint, &connection.sts_endpoint_from),
+        iam_endpoint: endpoint(&connection.iam_endpoint, &connection.iam_endpoint_from),
+        mfa_serial: serial,
+        duration_seconds: Sourced {
+            value: Some(duration.as_secs().to_string()),
+            from: profile
+                .get("duration_seconds")
+                .map_or_else(|| "default".to_owned(), |s| s.place()),
+        },
+    })
 }
 
 /// The session in this process's environment, if it holds one.
@@ -114,6 +200,19 @@ fn human(report: &Report, cached: &[CachedSession], now: Timestamp) -> String {
             };
             out.push_str(&format!("this shell: a session{whose} {when}\n"));
         }
+    }
+    if let Some(p) = &report.profile {
+        let line = |what: &str, s: &Sourced, unset: &str| {
+            let value = s.value.as_deref().unwrap_or(unset);
+            format!("  {what:<14}{value} ({})\n", s.from)
+        };
+        out.push_str(&format!("profile '{}':\n", p.name));
+        out.push_str(&format!("  {:<14}{}\n", "key:", p.key_from));
+        out.push_str(&line("region:", &p.region, ""));
+        out.push_str(&line("sts endpoint:", &p.sts_endpoint, "AWS's own"));
+        out.push_str(&line("iam endpoint:", &p.iam_endpoint, "AWS's own"));
+        out.push_str(&line("mfa device:", &p.mfa_serial, "not known yet"));
+        out.push_str(&line("duration (s):", &p.duration_seconds, ""));
     }
     if cached.is_empty() {
         out.push_str("cached: none\n");

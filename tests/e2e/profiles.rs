@@ -675,3 +675,60 @@ fn botocore_and_mfa_session_resolve_the_same() {
     println!("{}", table.join("\n"));
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
 }
+
+#[test]
+fn status_names_where_each_setting_comes_from() {
+    let mut sandbox = Sandbox::new(None);
+    sandbox.write(
+        ".aws/config",
+        "[profile w]\nregion = eu-west-1\nservices = dev\nmfa_serial = arn:aws:iam::123456789012:mfa/w\n\
+         duration_seconds = 3600\n[services dev]\nsts =\n  endpoint_url = http://127.0.0.1:9\n",
+    );
+    sandbox.write(
+        ".aws/credentials",
+        "# keys\n[w]\naws_access_key_id = AKIASTATUSEXAMPLE01\naws_secret_access_key = statusSecret\n",
+    );
+    let config = sandbox.path(".aws/config").display().to_string();
+    let credentials = sandbox.path(".aws/credentials").display().to_string();
+    let run = sandbox.run(&["status", "w", "--json"]);
+    run.success()
+        .keeps_secret(&["statusSecret", "AKIASTATUSEXAMPLE01"]);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let p = &report["profile"];
+    assert_eq!(p["key_from"], format!("{credentials}:3"));
+    assert_eq!(p["region"]["value"], "eu-west-1");
+    assert_eq!(p["region"]["from"], format!("{config}:2"));
+    assert_eq!(p["sts_endpoint"]["value"], "http://127.0.0.1:9");
+    assert_eq!(p["sts_endpoint"]["from"], format!("{config}:8"));
+    assert_eq!(p["iam_endpoint"]["from"], "default");
+    assert_eq!(p["mfa_serial"]["from"], format!("{config}:4"));
+    assert_eq!(p["duration_seconds"]["value"], "3600");
+    assert_eq!(p["duration_seconds"]["from"], format!("{config}:5"));
+
+    // The environment wins, and says so.
+    sandbox.set("AWS_REGION", "ap-south-1");
+    sandbox.set("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:8");
+    let run = sandbox.run(&["status", "w"]);
+    run.success();
+    assert!(
+        run.stdout
+            .contains("  region:       ap-south-1 (AWS_REGION)\n"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("  sts endpoint: http://127.0.0.1:8 (AWS_ENDPOINT_URL_STS)\n"),
+        "{}",
+        run.stdout
+    );
+
+    // A profile that cannot be used is an error naming the line.
+    sandbox.write(".aws/config", "[profile w]\nregion = a\nRegion = b\n");
+    sandbox
+        .run(&["status", "w"])
+        .failure(1)
+        .stderr_has(&format!(
+            "malformed {config}:3: 'region' is set twice in [profile w]"
+        ));
+}
