@@ -139,7 +139,8 @@ pub struct MfaDevice {
     pub user_name: String,
 }
 
-/// Clients for STS and IAM, signed with one profile's long-term key.
+/// Clients for STS and IAM, signed with one profile's long-term key or with
+/// a session's credentials.
 pub struct Aws {
     runtime: tokio::runtime::Runtime,
     sts: aws_sdk_sts::Client,
@@ -148,19 +149,71 @@ pub struct Aws {
     sts_name: String,
     iam_name: String,
     timeout: Duration,
+    by_session: bool,
 }
+
+/// What signs the requests.
+#[derive(Clone, Copy)]
+pub struct Signer<'a> {
+    pub access_key_id: &'a str,
+    pub secret_access_key: &'a str,
+    pub session_token: Option<&'a str>,
+}
+
+impl<'a> From<&'a LongTermKey> for Signer<'a> {
+    fn from(key: &'a LongTermKey) -> Signer<'a> {
+        Signer {
+            access_key_id: &key.access_key_id,
+            secret_access_key: &key.secret_access_key,
+            session_token: None,
+        }
+    }
+}
+
+impl<'a> From<&'a Session> for Signer<'a> {
+    fn from(session: &'a Session) -> Signer<'a> {
+        Signer {
+            access_key_id: &session.access_key_id,
+            secret_access_key: &session.secret_access_key,
+            session_token: Some(&session.session_token),
+        }
+    }
+}
+
+/// An AssumeRole request.
+pub struct RoleRequest<'a> {
+    pub role_arn: &'a str,
+    pub session_name: &'a str,
+    pub external_id: Option<&'a str>,
+    pub duration: Duration,
+    /// The device and code, for an AssumeRole with MFA from a long-term key.
+    pub mfa: Option<(&'a str, &'a MfaCode)>,
+}
+
+/// A role's session, and the ARN AWS gives the assumed role.
+#[derive(Clone, Debug)]
+pub struct RoleSession {
+    pub session: Session,
+    pub assumed_role_arn: String,
+}
+
+/// AWS's limit on a role session obtained with temporary credentials.
+pub const ROLE_CHAINING_LIMIT: Duration = Duration::from_secs(3600);
+
+/// What to do about the 1-hour limit on role chaining.
+pub const CHAINING_HINT: &str = "ask for 1 hour or less (-d 1h, or duration_seconds = 3600 in the profile), or use --direct to assume the role with an MFA code from the long-term key, where the role's own maximum applies";
 
 impl Aws {
     /// Clients built only from what mfa-session resolved itself. The
     /// aws-config loader is not used: it reads the shared config of
     /// `$AWS_PROFILE` (endpoint, region, retries), which may be another
     /// profile than the one whose key signs the requests.
-    pub fn connect(profile: &str, key: &LongTermKey, connection: &Connection) -> Result<Aws> {
+    pub fn connect(profile: &str, signer: Signer, connection: &Connection) -> Result<Aws> {
         let runtime = runtime()?;
         let credentials = Credentials::new(
-            &key.access_key_id,
-            &key.secret_access_key,
-            None,
+            signer.access_key_id,
+            signer.secret_access_key,
+            signer.session_token.map(str::to_owned),
             None,
             "mfa-session profile",
         );
@@ -195,6 +248,7 @@ impl Aws {
             sts_name: service_name("STS", connection.sts_endpoint.as_deref()),
             iam_name: service_name("IAM", connection.iam_endpoint.as_deref()),
             timeout: connection.timeout,
+            by_session: signer.session_token.is_some(),
         })
     }
 
@@ -316,7 +370,87 @@ impl Aws {
             )
             .map_err(|e| self.session_failure(serial, e))?;
         let what = format!("could not get a session token for {serial}");
-        let Some(c) = output.credentials() else {
+        self.checked_session(&what, output.credentials())
+    }
+
+    /// Assumes a role, signed by whatever this client was connected with.
+    pub fn assume_role(&self, request: &RoleRequest) -> Result<RoleSession> {
+        let seconds = i32::try_from(request.duration.as_secs()).unwrap_or(i32::MAX);
+        let mut call = self
+            .sts
+            .assume_role()
+            .role_arn(request.role_arn)
+            .role_session_name(request.session_name)
+            .set_external_id(request.external_id.map(str::to_owned))
+            .duration_seconds(seconds);
+        if let Some((serial, code)) = request.mfa {
+            call = call.serial_number(serial).token_code(code.as_str());
+        }
+        let output = self
+            .runtime
+            .block_on(call.send())
+            .map_err(|e| self.role_failure(request, e))?;
+        let what = format!("could not assume role {}", request.role_arn);
+        let session = self.checked_session(&what, output.credentials())?;
+        let assumed_role_arn = output
+            .assumed_role_user()
+            .map(|u| u.arn().to_owned())
+            .unwrap_or_default();
+        Ok(RoleSession {
+            session,
+            assumed_role_arn,
+        })
+    }
+
+    fn role_failure<E>(
+        &self,
+        request: &RoleRequest,
+        err: SdkError<E, HttpResponse>,
+    ) -> anyhow::Error
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        let role = request.role_arn;
+        let what = format!("could not assume role {role}");
+        let message = err.message().unwrap_or_default().to_owned();
+        if err.code() == Some("ValidationError") && message.contains("1 hour session limit") {
+            return Failure::new(format!(
+                "{what}: AWS allows at most 1 hour for a role assumed with temporary credentials (role chaining), and {} was asked for",
+                crate::input::format_duration(request.duration)
+            ))
+            .hint(CHAINING_HINT)
+            .into();
+        }
+        let mut failure = self.explain(&what, &self.sts_name, &err);
+        failure = match err.code() {
+            Some("AccessDenied") if message.contains("one time pass code") => failure.hint(
+                "the code was wrong or already used: wait for the next code from the device and try again",
+            ),
+            Some("AccessDenied") => failure.hint(format!(
+                "the trust policy of {role} must allow this user (with MFA) to assume it, and the user's own policy must allow sts:AssumeRole on it"
+            )),
+            Some("ValidationError") if message.contains("MaxSessionDuration") => failure.hint(
+                "ask for less (-d, or duration_seconds in the profile), or raise the role's maximum session duration in IAM",
+            ),
+            Some("RegionDisabledException") => failure.hint(
+                "use a region where STS is active (AWS_REGION or region in the profile), or activate it in IAM > Account settings",
+            ),
+            Some("ExpiredToken") if self.by_session => failure.hint(
+                "the MFA session under the role has expired: run again with --force to start a new one",
+            ),
+            _ => failure,
+        };
+        failure.into()
+    }
+
+    /// A session from an answer, refused when the answer could not be read
+    /// whole or has already expired.
+    fn checked_session(
+        &self,
+        what: &str,
+        credentials: Option<&aws_sdk_sts::types::Credentials>,
+    ) -> Result<Session> {
+        let Some(c) = credentials else {
             return Err(Failure::new(format!(
                 "{what}: {} answered without credentials",
                 self.sts_name

@@ -90,6 +90,54 @@ struct WrittenFile {
     written: WrittenSection,
 }
 
+/// What a role session belongs to: the root of the chain (whose MFA session
+/// signed, or whose key signed with `--direct`) and every role from the
+/// root up to this one. Two profiles that differ in any of it never share.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoleOwner {
+    pub root: Owner,
+    /// The profile this role session is for.
+    pub profile: String,
+    pub hops: Vec<RoleLink>,
+    pub direct: bool,
+}
+
+/// One role in a chain: what AssumeRole was asked with.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoleLink {
+    pub role_arn: String,
+    /// The configured `role_session_name` ("" when the default was used).
+    pub session_name: String,
+    pub external_id: String,
+    /// Where AssumeRole was sent ("" for AWS's own).
+    pub endpoint: String,
+}
+
+/// A cached role session.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CachedRole {
+    pub owner: RoleOwner,
+    pub assumed_role_arn: String,
+    pub session: Session,
+    pub requested_seconds: Option<u64>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct RoleFile {
+    format: u32,
+    /// The profile, for `forget PROFILE`.
+    profile: String,
+    /// The root profile, for `forget ROOT`.
+    root_profile: String,
+    owner: RoleOwner,
+    assumed_role_arn: String,
+    access_key_id_session: String,
+    secret_access_key: String,
+    session_token: String,
+    expiration: String,
+    requested_seconds: Option<u64>,
+}
+
 #[derive(Serialize, Deserialize)]
 struct DeviceFile {
     format: u32,
@@ -295,6 +343,73 @@ impl SessionCache {
         let _ = fs::remove_file(self.device_path(owner));
     }
 
+    fn role_path(&self, owner: &RoleOwner) -> PathBuf {
+        let mut hasher = Sha256::new();
+        let text = serde_json::to_string(owner).unwrap_or_default();
+        hasher.update(text.as_bytes());
+        let digest: String = hasher
+            .finalize()
+            .iter()
+            .take(8)
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        self.dir
+            .join(format!("role-{}-{digest}.json", file_safe(&owner.profile)))
+    }
+
+    /// The cached session of a role, if there is a readable one.
+    pub fn role(&self, owner: &RoleOwner) -> Option<CachedRole> {
+        let path = self.role_path(owner);
+        let cached = read_json::<RoleFile>(&path).and_then(|file| {
+            let cached = file
+                .into_cached()
+                .ok_or("it is not a role session file of this version")?;
+            if cached.owner != *owner {
+                return Err("it belongs to another chain of profiles".into());
+            }
+            Ok(cached)
+        });
+        match cached {
+            Ok(cached) => Some(cached),
+            Err(Miss::Absent) => None,
+            Err(Miss::Bad(reason)) => {
+                warn(&path, &reason);
+                None
+            }
+        }
+    }
+
+    pub fn store_role(&self, cached: &CachedRole) -> Result<()> {
+        let file = RoleFile {
+            format: FORMAT,
+            profile: cached.owner.profile.clone(),
+            root_profile: cached.owner.root.profile.clone(),
+            owner: cached.owner.clone(),
+            assumed_role_arn: cached.assumed_role_arn.clone(),
+            access_key_id_session: cached.session.access_key_id.clone(),
+            secret_access_key: cached.session.secret_access_key.clone(),
+            session_token: cached.session.session_token.clone(),
+            expiration: cached.session.expiration_rfc3339(),
+            requested_seconds: cached.requested_seconds,
+        };
+        self.write_json(&self.role_path(&cached.owner), &file)
+    }
+
+    /// Every readable cached role session (for `status`).
+    pub fn roles(&self) -> Vec<CachedRole> {
+        let mut roles: Vec<CachedRole> = self
+            .files("role-")
+            .into_iter()
+            .filter_map(|path| read_json::<RoleFile>(&path).ok())
+            .filter_map(RoleFile::into_cached)
+            .collect();
+        roles.sort_by(|a, b| {
+            (a.owner.profile.as_str(), a.session.expiration)
+                .cmp(&(b.owner.profile.as_str(), b.session.expiration))
+        });
+        roles
+    }
+
     /// Every readable cached session (for `status`), oldest expiry first.
     pub fn sessions(&self) -> Vec<CachedSession> {
         let mut sessions: Vec<CachedSession> = self
@@ -316,18 +431,23 @@ impl SessionCache {
         sessions
     }
 
-    /// Deletes the sessions and remembered devices of `profile`, or all of
+    /// Deletes the sessions, role sessions and remembered devices of
+    /// `profile` (with the role sessions whose MFA session was its), or all of
     /// them; returns how many files went.
     pub fn forget(&self, profile: Option<&str>) -> Result<usize> {
         let mut removed = 0;
         let mut files = self.files("session-");
         files.extend(self.files("device-"));
+        files.extend(self.files("role-"));
         for path in files {
+            // A role session goes with its own profile and with the root
+            // profile whose MFA session it came from.
             let matches = match profile {
                 None => true,
-                Some(profile) => read_json::<serde_json::Value>(&path)
-                    .ok()
-                    .is_some_and(|v| v["profile"].as_str() == Some(profile)),
+                Some(profile) => read_json::<serde_json::Value>(&path).ok().is_some_and(|v| {
+                    v["profile"].as_str() == Some(profile)
+                        || v["root_profile"].as_str() == Some(profile)
+                }),
             };
             if matches {
                 match fs::remove_file(&path) {
@@ -421,6 +541,37 @@ impl SessionFile {
             owner: self.owner,
             serial: self.serial,
             user_name: self.user_name,
+            session: Session {
+                access_key_id: self.access_key_id_session,
+                secret_access_key: self.secret_access_key,
+                session_token: self.session_token,
+                expiration,
+            },
+            requested_seconds: self.requested_seconds,
+        })
+    }
+}
+
+impl RoleFile {
+    fn into_cached(self) -> Option<CachedRole> {
+        if self.format != FORMAT {
+            return None;
+        }
+        let expiration: Timestamp = self.expiration.parse().ok()?;
+        let printable = [
+            &self.owner.profile,
+            &self.owner.root.profile,
+            &self.assumed_role_arn,
+            &self.access_key_id_session,
+        ]
+        .into_iter()
+        .all(|t| plain_text(t));
+        if !printable {
+            return None;
+        }
+        Some(CachedRole {
+            owner: self.owner,
+            assumed_role_arn: self.assumed_role_arn,
             session: Session {
                 access_key_id: self.access_key_id_session,
                 secret_access_key: self.secret_access_key,

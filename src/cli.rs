@@ -157,8 +157,9 @@ pub struct SessionArgs {
     #[arg(short, long, value_name = "NAME")]
     pub profile: Option<String>,
 
-    /// How long the session lasts: seconds, or 90m, 12h, 36h (15m to 36h)
-    /// [default: the profile's duration_seconds, else 12h]
+    /// How long the session lasts: seconds, or 90m, 12h, 36h (15m to 36h;
+    /// for a role, 1h at most, or the role's maximum with --direct)
+    /// [default: the profile's duration_seconds, else 12h, for a role 1h]
     #[arg(short, long, value_name = "DURATION")]
     pub duration: Option<String>,
 
@@ -193,6 +194,12 @@ pub struct SessionArgs {
     /// Print nothing on stderr on success
     #[arg(short, long)]
     pub quiet: bool,
+
+    /// For a role profile: assume the role from the long-term key with an
+    /// MFA code, without an MFA session (a role session from temporary
+    /// credentials lasts 1 hour at most; this way, the role's own maximum)
+    #[arg(long)]
+    pub direct: bool,
 }
 
 #[derive(Debug, Args)]
@@ -201,8 +208,9 @@ pub struct GetArgs {
     #[arg(value_name = "CODE")]
     pub first: Option<String>,
 
-    /// The profile holding the IAM user's long-term key [default:
-    /// $AWS_DEFAULT_PROFILE or $AWS_PROFILE, else "default"]
+    /// The profile: one with an IAM user's long-term key, or a role profile
+    /// (role_arn + source_profile) [default: $AWS_DEFAULT_PROFILE or
+    /// $AWS_PROFILE, else "default"]
     #[arg(value_name = "PROFILE")]
     pub second: Option<String>,
 

@@ -1,53 +1,17 @@
-//! `mfa-session exec [PROFILE] -- COMMAND`: run one command with a session.
-//!
-//! The command gets the session's variables and none of the stale ones that
-//! would compete with them (an earlier session, `AWS_PROFILE`). On Unix the
-//! process is replaced, so signals and the exit status are the command's own.
+//! Finding and running the command of `mfa-session exec`, as execvp would:
+//! on Unix the process is replaced, so signals and the exit status are the
+//! command's own.
 
 use std::ffi::OsString;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use anyhow::Result;
-
-use crate::cli::ExecArgs;
 use crate::error::{Exit, Failure};
-use crate::get::{announce, obtain, positionals};
-use crate::shell::Op;
 
-pub fn run(args: &ExecArgs) -> Result<String> {
-    let (program, rest) = args
-        .command
-        .split_first()
-        .ok_or_else(|| Failure::usage("exec needs a command after --"))?;
-    // Before any code is asked for: a typo in the command, or a file that
-    // cannot be run, should not cost an MFA code.
-    let path = find_program(program).map_err(|e| cannot_run(program, &e))?;
-    let obtained = obtain(&positionals(&args.first, &args.second), &args.session)?;
-    if !args.session.quiet {
-        announce(&obtained);
-    }
-    let mut command = Command::new(&path);
-    command.args(rest);
-    #[cfg(unix)]
-    {
-        use std::os::unix::process::CommandExt;
-        // The command sees the name it was given, not the path found.
-        command.arg0(program);
-    }
-    // The same environment `eval "$(mfa-session ...)"` gives a shell.
-    for op in obtained.session.script(&obtained.surroundings).ops() {
-        match op {
-            Op::Set(name, value) => command.env(name, value),
-            Op::Unset(name) => command.env_remove(name),
-        };
-    }
-    Err(run_command(command, program))
-}
-
+/// Runs the command; returns only on failure.
 #[cfg(unix)]
-fn run_command(mut command: Command, program: &OsString) -> anyhow::Error {
+pub fn run_command(mut command: Command, program: &OsString) -> anyhow::Error {
     use std::os::unix::process::CommandExt;
     crate::hardening::restore_core_limit();
     // exec only returns on failure.
@@ -56,7 +20,7 @@ fn run_command(mut command: Command, program: &OsString) -> anyhow::Error {
 }
 
 #[cfg(not(unix))]
-fn run_command(mut command: Command, program: &OsString) -> anyhow::Error {
+pub fn run_command(mut command: Command, program: &OsString) -> anyhow::Error {
     match command.status() {
         Ok(status) => std::process::exit(status.code().unwrap_or(1)),
         Err(err) => cannot_run(program, &err).into(),
@@ -68,7 +32,7 @@ fn run_command(mut command: Command, program: &OsString) -> anyhow::Error {
 /// `PATH` unset, the default `/bin:/usr/bin`) in turn, skipping files that
 /// cannot be run. The error is NotFound, or PermissionDenied when only files
 /// that cannot be run were found.
-fn find_program(program: &OsString) -> std::io::Result<PathBuf> {
+pub fn find_program(program: &OsString) -> std::io::Result<PathBuf> {
     let path = Path::new(program);
     if path.components().count() > 1 {
         return runnable(path).map(|()| path.to_path_buf());
@@ -122,7 +86,7 @@ fn runnable(path: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-fn cannot_run(program: &OsString, err: &std::io::Error) -> Failure {
+pub fn cannot_run(program: &OsString, err: &std::io::Error) -> Failure {
     let name = program.to_string_lossy();
     match err.kind() {
         std::io::ErrorKind::NotFound => Failure::with_exit(

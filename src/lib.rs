@@ -7,20 +7,22 @@
 
 pub mod aws;
 pub mod cache;
+pub mod chain;
 pub mod cli;
+pub mod cmd;
 pub mod credentials_file;
 pub mod error;
 pub mod exec;
-pub mod get;
 pub mod hardening;
 pub mod init;
 pub mod input;
+pub mod obtain;
+pub mod plan;
 pub mod profile;
 pub mod prompt;
 pub mod secret_file;
 pub mod session;
 pub mod shell;
-pub mod status;
 
 use std::io::Write;
 

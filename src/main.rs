@@ -11,7 +11,7 @@ use clap::Parser;
 
 use mfa_session::cli::{Cli, Command};
 use mfa_session::error::{Exit, Report};
-use mfa_session::{exec, get, init, say, status};
+use mfa_session::{cmd, say};
 
 fn main() -> ExitCode {
     mfa_session::hardening::no_core_dumps();
@@ -36,15 +36,13 @@ fn main() -> ExitCode {
         }
     };
     let result = match &cli.command {
-        None => get::run(&cli.get),
-        Some(Command::Init(args)) => init::run(args),
-        Some(Command::Completions(args)) => Ok(init::completions(args.shell)),
-        Some(Command::Status(args)) => status::status(args),
-        Some(Command::Forget(args)) => status::forget(args),
-        Some(Command::CredentialProcess(args)) => {
-            get::credential_process(&args.session, args.print)
-        }
-        Some(Command::Exec(args)) => exec::run(args),
+        None => cmd::get::run(&cli.get),
+        Some(Command::Init(args)) => cmd::init::run(args),
+        Some(Command::Completions(args)) => cmd::completions::run(args),
+        Some(Command::Status(args)) => cmd::status::run(args),
+        Some(Command::Forget(args)) => cmd::forget::run(args),
+        Some(Command::CredentialProcess(args)) => cmd::credential_process::run(args),
+        Some(Command::Exec(args)) => cmd::exec::run(args),
     };
     match result {
         Ok(output) => print_output(&output),

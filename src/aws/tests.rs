@@ -74,6 +74,7 @@ fn aws(sts_rules: &[&Rule], iam_rules: &[&Rule]) -> Aws {
         sts_name: "AWS STS".to_owned(),
         iam_name: "AWS IAM".to_owned(),
         timeout: DEFAULT_TIMEOUT,
+        by_session: false,
     }
 }
 

@@ -217,6 +217,28 @@ impl Profile {
                 "mfa-session needs an IAM user's long-term access key (AKIA...): name the profile that holds one"
             ));
         }
+        self.static_key()
+    }
+
+    /// Whether either file holds an access key id for this profile.
+    pub fn has_static_key(&self) -> bool {
+        self.keys.iter().any(|k| k.id.is_some())
+    }
+
+    /// The first key that says where this profile's credentials come from
+    /// other than a static key or a role: SSO, a process, the environment,
+    /// a web identity token.
+    pub fn other_source(&self) -> Option<(&'static str, &'static str, &Setting)> {
+        ELSEWHERE
+            .iter()
+            .filter(|(key, _)| *key != "role_arn")
+            .find_map(|(key, how)| self.get(key).map(|s| (*key, *how, s)))
+    }
+
+    /// The static key pair, whatever else the profile says: what a source
+    /// profile with static keys gives (the SDKs' rule).
+    pub fn static_key(&self) -> Result<LongTermKey> {
+        let name = &self.name;
         let [credentials, config] = &self.keys;
         let keys = if credentials.id.is_some() {
             credentials
@@ -366,17 +388,53 @@ impl Parsed {
 
 /// Reads both files and returns the profile `name`.
 pub fn load_profile(files: &ProfileFiles, name: &str) -> Result<Profile> {
-    let config = Parsed::read(&files.config, FileKind::Config)?;
-    let credentials = Parsed::read(&files.credentials, FileKind::Credentials)?;
-    if config.is_none() && credentials.is_none() {
-        bail!(Failure::new(format!(
-            "no AWS profile files: neither {} nor {} exists",
-            files.credentials.display(),
-            files.config.display()
-        ))
-        .hint("create them with: aws configure --profile NAME (or set AWS_SHARED_CREDENTIALS_FILE / AWS_CONFIG_FILE)"));
+    ProfileSet::load(files)?.profile(name)
+}
+
+/// Both files, read and checked once; profiles are taken from them by name.
+pub struct ProfileSet {
+    files: ProfileFiles,
+    config: Option<Parsed>,
+    credentials: Option<Parsed>,
+}
+
+impl ProfileSet {
+    pub fn load(files: &ProfileFiles) -> Result<ProfileSet> {
+        let config = Parsed::read(&files.config, FileKind::Config)?;
+        let credentials = Parsed::read(&files.credentials, FileKind::Credentials)?;
+        if config.is_none() && credentials.is_none() {
+            bail!(Failure::new(format!(
+                "no AWS profile files: neither {} nor {} exists",
+                files.credentials.display(),
+                files.config.display()
+            ))
+            .hint("create them with: aws configure --profile NAME (or set AWS_SHARED_CREDENTIALS_FILE / AWS_CONFIG_FILE)"));
+        }
+        Ok(ProfileSet {
+            files: files.clone(),
+            config,
+            credentials,
+        })
     }
-    let parsed: Vec<&Parsed> = [&config, &credentials].into_iter().flatten().collect();
+
+    /// The profile `name`, merged from both files.
+    pub fn profile(&self, name: &str) -> Result<Profile> {
+        profile_from(
+            &self.files,
+            self.config.as_ref(),
+            self.credentials.as_ref(),
+            name,
+        )
+    }
+}
+
+fn profile_from(
+    files: &ProfileFiles,
+    config: Option<&Parsed>,
+    credentials: Option<&Parsed>,
+    name: &str,
+) -> Result<Profile> {
+    let parsed: Vec<&Parsed> = [config, credentials].into_iter().flatten().collect();
     let documents = parsed
         .iter()
         .map(|p| p.document())

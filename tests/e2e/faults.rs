@@ -242,12 +242,21 @@ fn profile_file_faults() {
     // One that gets its credentials another way.
     sandbox.write(
         ".aws/config",
+        "[profile work]\nsso_session = corp\n[sso-session corp]\nsso_region = us-east-1\n",
+    );
+    sandbox
+        .run(&[CODE, "work"])
+        .failure(1)
+        .stderr_has("signs in through IAM Identity Center: sso_session at ");
+    // A role whose source profile is not there.
+    sandbox.write(
+        ".aws/config",
         "[profile work]\nrole_arn = arn:aws:iam::1:role/r\nsource_profile = base\n",
     );
     sandbox
         .run(&[CODE, "work"])
         .failure(1)
-        .stderr_has("assumes a role: role_arn at ");
+        .stderr_has("profile 'base' not found in ");
     // Only the secret half.
     sandbox.write(".aws/config", "");
     sandbox.write(

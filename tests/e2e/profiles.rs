@@ -20,6 +20,9 @@ enum Expect {
     Agree,
     /// mfa-session refuses, saying this, and sends nothing.
     Refuse(&'static str),
+    /// botocore assumes the role; so does mfa-session, with an MFA session
+    /// of the source profile's key (K2), never the role profile's own (K1).
+    Role,
     /// mfa-session deliberately resolves something else (`why`), saying
     /// `stderr` (may be empty).
     Differ {
@@ -104,12 +107,13 @@ fn cases() -> Vec<Case> {
         .env(&[("AWS_DEFAULT_PROFILE", "a"), ("AWS_PROFILE", "b")]),
         // 2. Credentials from elsewhere, with old static keys left behind.
         case(
-            "role_arn and static keys",
+            "role_arn and static keys: the role, from the source profile's key",
             "[profile w]\nendpoint_url = {MOTO}\nmfa_serial = arn:aws:iam::123456789012:mfa/w\n\
-             role_arn = arn:aws:iam::123456789012:role/r\nsource_profile = src\n[profile src]\n",
+             role_arn = arn:aws:iam::123456789012:role/diff-{K1}\nsource_profile = src\n\
+             [profile src]\nendpoint_url = {MOTO}\n",
             "[w]\naws_access_key_id = {K1}\naws_secret_access_key = {S1}\n\
              [src]\naws_access_key_id = {K2}\naws_secret_access_key = {S2}\n",
-            Refuse("profile 'w' assumes a role: role_arn at "),
+            Role,
         ),
         case(
             "sso_session and static keys",
@@ -629,6 +633,25 @@ fn botocore_and_mfa_session_resolve_the_same() {
                 (Ok(e), Ok(g)) if e == g && sent.len() == 1 => Ok("agree"),
                 _ => Err(format!("botocore {expected:?}, mfa-session {got:?}")),
             },
+            Role => {
+                let assumed = recorded.iter().any(|r| {
+                    r.action() == "AssumeRole"
+                        && r.params
+                            .get("RoleArn")
+                            .is_some_and(|a| a.ends_with(&case_keys[0]))
+                });
+                if theirs["method"] != "assume-role" {
+                    Err(format!("botocore does not assume the role: {theirs}"))
+                } else if run.code != Some(0) || !assumed {
+                    Err(format!("no role session: {run:?}"))
+                } else if sent.is_empty() || sent.iter().any(|s| s.key != case_keys[1]) {
+                    Err(format!(
+                        "the MFA session was not the source profile's: {sent:?}"
+                    ))
+                } else {
+                    Ok("role")
+                }
+            }
             Refuse(said) => {
                 if run.code == Some(0) || !run.stderr.contains(said) || !run.stdout.is_empty() {
                     Err(format!("expected a refusal saying {said:?}: {run:?}"))

@@ -1,12 +1,13 @@
-//! `mfa-session status` and `mfa-session forget`: what sessions exist, and
-//! getting rid of them. Never prints a secret, not even an access key id.
+//! `mfa-session status [PROFILE]`: what sessions exist, and with a profile,
+//! what a run for it would use and where each part comes from. Never prints
+//! a secret, not even an access key id.
 
 use anyhow::Result;
 use jiff::Timestamp;
 use serde::Serialize;
 
 use crate::cache::{CachedSession, SessionCache};
-use crate::cli::{ForgetArgs, StatusArgs};
+use crate::cli::StatusArgs;
 use crate::session::{describe_end, rfc3339};
 
 #[derive(Serialize)]
@@ -58,7 +59,7 @@ struct CachedReport {
     expired: bool,
 }
 
-pub fn status(args: &StatusArgs) -> Result<String> {
+pub fn run(args: &StatusArgs) -> Result<String> {
     let now = Timestamp::now();
     let cached: Vec<CachedSession> = match SessionCache::locate() {
         Ok(cache) => cache
@@ -105,8 +106,8 @@ fn profile_report(name: &str) -> Result<ProfileReport> {
     let profile = crate::profile::load_profile(&files, name)?;
     let key = profile.long_term_key()?;
     let connection = crate::aws::Connection::resolve(&profile)?;
-    let duration = crate::get::profile_duration(&profile)?;
-    let serial = match crate::get::profile_serial(&profile)? {
+    let duration = crate::plan::profile_duration(&profile)?;
+    let serial = match crate::plan::profile_serial(&profile)? {
         Some(serial) => Sourced {
             value: Some(serial),
             from: profile
@@ -234,60 +235,4 @@ fn human(report: &Report, cached: &[CachedSession], now: Timestamp) -> String {
         ));
     }
     out
-}
-
-pub fn forget(args: &ForgetArgs) -> Result<String> {
-    let cache = SessionCache::locate()?;
-    let profile = if args.all {
-        None
-    } else {
-        args.profile.as_deref()
-    };
-    // Sections `--write-profile` filled. One that cannot be edited does not
-    // stop the rest: its record stays, so that the next `forget` tries again,
-    // and the failure is reported once everything else is gone.
-    let mut sections = Vec::new();
-    let mut failed = None;
-    for written in cache.written(profile) {
-        match crate::credentials_file::remove_session(
-            &written.path,
-            &written.section,
-            &written.access_key_id,
-        ) {
-            Ok(removed) => {
-                if removed {
-                    sections.push(format!(
-                        "[{}] in {}",
-                        written.section,
-                        written.path.display()
-                    ));
-                }
-                cache.forget_written(&written)?;
-            }
-            Err(err) => {
-                failed.get_or_insert(err.context(format!(
-                    "could not remove the session from [{}] in {}",
-                    written.section,
-                    written.path.display()
-                )));
-            }
-        }
-    }
-    let removed = cache.forget(profile)?;
-    let what = match profile {
-        None => "every profile".to_owned(),
-        Some(p) => format!("profile '{p}'"),
-    };
-    crate::say(&format!(
-        "forgot {removed} cached file{} for {what} in {}",
-        if removed == 1 { "" } else { "s" },
-        cache.dir().display()
-    ));
-    if !sections.is_empty() {
-        crate::say(&format!("removed the session from {}", sections.join(", ")));
-    }
-    match failed {
-        None => Ok(String::new()),
-        Some(err) => Err(err),
-    }
 }

@@ -1,0 +1,40 @@
+//! `mfa-session credential-process`: the JSON the AWS SDKs and CLI read from
+//! a `credential_process` command.
+
+use std::io::IsTerminal;
+
+use anyhow::Result;
+use serde::Serialize;
+
+use crate::cli::CredentialProcessArgs;
+use crate::error::Failure;
+
+pub fn run(args: &CredentialProcessArgs) -> Result<String> {
+    let print = args.print;
+    #[derive(Serialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Output<'a> {
+        version: u32,
+        access_key_id: &'a str,
+        secret_access_key: &'a str,
+        session_token: &'a str,
+        expiration: String,
+    }
+    if !print && std::io::stdout().is_terminal() {
+        return Err(Failure::new(
+            "not printing credential_process JSON to a terminal, where the secret key would stay on screen",
+        )
+        .hint("this command is for credential_process in ~/.aws/config; --print prints it anyway")
+        .into());
+    }
+    let obtained = super::obtain(&[], &args.session)?;
+    let s = &obtained.session;
+    let json = serde_json::to_string(&Output {
+        version: 1,
+        access_key_id: &s.access_key_id,
+        secret_access_key: &s.secret_access_key,
+        session_token: &s.session_token,
+        expiration: s.expiration_rfc3339(),
+    })?;
+    Ok(json + "\n")
+}

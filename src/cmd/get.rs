@@ -1,0 +1,135 @@
+//! The main command: a session as shell code for `eval` (or with `--clear`,
+//! the lines that unset it), or with `--write-profile` written into the
+//! credentials file.
+//!
+//! Output is returned to `main`, which prints it once: on any failure stdout
+//! stays empty and `eval` runs nothing.
+
+use std::io::IsTerminal;
+
+use anyhow::Result;
+
+use crate::cache::{SessionCache, WrittenSection};
+use crate::cli::GetArgs;
+use crate::error::Failure;
+use crate::obtain::announce;
+use crate::plan;
+use crate::session;
+use crate::shell::Shell;
+
+/// The main command: shell code that sets (or with `--clear`, unsets) the
+/// session's variables.
+pub fn run(args: &GetArgs) -> Result<String> {
+    let shell = match args.shell {
+        Some(shell) => shell,
+        None => Shell::default_for_platform()?,
+    };
+    // The cmd function cannot see the exit status: success is this line.
+    let marked = |mut script: crate::shell::Script| {
+        if args.wrapped && shell == Shell::Cmd {
+            script.set(crate::init::CMD_SUCCESS_MARKER, "1");
+        }
+        script
+    };
+    if args.clear {
+        return marked(session::clear_script()).render(shell);
+    }
+    let mut positionals = super::positionals(&args.first, &args.second);
+    positionals.extend(args.extra.iter().cloned());
+    if let Some(section) = &args.write_profile {
+        // Checked before the first request: a refusal costs no code.
+        let profile = plan::request(&positionals, &args.session)?.profile;
+        crate::credentials_file::check_target(section, &profile)?;
+        let obtained = super::obtain(&positionals, &args.session)?;
+        let path =
+            crate::credentials_file::write_session(section, &obtained.profile, &obtained.session)?;
+        if !args.session.no_cache {
+            // So that `forget` can take it out again.
+            let written = WrittenSection {
+                profile: obtained.profile.clone(),
+                path: path.clone(),
+                section: section.clone(),
+                access_key_id: obtained.session.access_key_id.clone(),
+            };
+            if let Err(err) = SessionCache::locate().and_then(|c| c.remember_written(&written)) {
+                crate::say(&format!(
+                    "warning: {err:#}; `forget` will not remove [{section}]"
+                ));
+            }
+        }
+        if !args.session.quiet {
+            announce(&obtained);
+            crate::say(&format!(
+                "wrote it to [{section}] in {}; use it with AWS_PROFILE={section}",
+                path.display()
+            ));
+        }
+        return Ok(String::new());
+    }
+    let on_terminal = !args.print && std::io::stdout().is_terminal();
+    if on_terminal && args.session.no_cache {
+        // The session could be neither shown nor kept: spend no code on it.
+        let profile = plan::request(&positionals, &args.session)?.profile;
+        return Err(Failure::new(format!(
+            "not asking for a session for profile '{profile}': stdout is a terminal, where the secret key would stay on screen, and --no-cache keeps it nowhere"
+        ))
+        .hint(format!(
+            "apply it with: {}; --print prints it anyway",
+            reapply(args, shell, &profile, true)
+        ))
+        .into());
+    }
+    let obtained = super::obtain(&positionals, &args.session)?;
+    if on_terminal {
+        return Err(Failure::new(format!(
+            "the session for profile '{}' is cached, but not printed: stdout is a terminal, where the secret key would stay on screen",
+            obtained.profile
+        ))
+        .hint(format!(
+            "apply it with: {} (no new code needed); --print prints it anyway",
+            reapply(args, shell, &obtained.profile, false)
+        ))
+        .into());
+    }
+    // Rendered before anything is said: cmd may refuse a value.
+    let output = marked(obtained.session.script(&obtained.surroundings)).render(shell)?;
+    if !args.session.quiet {
+        announce(&obtained);
+    }
+    Ok(output)
+}
+
+/// The command that applies a session in `shell`, asking for what the user
+/// asked for (profile, device, duration, reuse limit), so that it finds the
+/// session just cached. stdout was a terminal: the commonest first mistake
+/// is to leave out the `eval`.
+fn reapply(args: &GetArgs, shell: Shell, profile: &str, with_code: bool) -> String {
+    let s = &args.session;
+    let mut words = vec!["mfa-session".to_owned()];
+    if with_code {
+        words.push("CODE".to_owned());
+    }
+    words.push(crate::shell::command_word(profile));
+    for (flag, value) in [
+        ("-s", &s.serial_number),
+        ("-d", &s.duration),
+        ("--min-remaining", &s.min_remaining),
+    ] {
+        if let Some(value) = value {
+            words.push(flag.to_owned());
+            words.push(crate::shell::command_word(value));
+        }
+    }
+    if s.no_cache {
+        words.push("--no-cache".to_owned());
+    }
+    let command = words.join(" ");
+    match shell {
+        Shell::Bash | Shell::Zsh | Shell::Sh => format!("eval \"$({command})\""),
+        Shell::Fish => format!("{command} --shell fish | source"),
+        Shell::Powershell => {
+            format!("{command} --shell powershell | Out-String | Invoke-Expression")
+        }
+        Shell::Cmd => "the batch file from: mfa-session init cmd".to_owned(),
+    }
+}
