@@ -184,7 +184,17 @@ fn default_profile() -> Result<String> {
 pub fn build(request: Request, args: &SessionArgs) -> Result<Plan> {
     let files = ProfileFiles::locate()?;
     let set = ProfileSet::load(&files)?;
-    let chain = crate::chain::resolve(&set, &request.profile)?;
+    let cache = CachePolicy {
+        enabled: !args.no_cache,
+        force: args.force,
+        min_remaining: request.min_remaining,
+    };
+    plan(&set, request, cache)
+}
+
+/// The plan for `request` from a set of profiles.
+pub fn plan(set: &ProfileSet, request: Request, cache: CachePolicy) -> Result<Plan> {
+    let chain = crate::chain::resolve(set, &request.profile)?;
     let top = set.profile(&request.profile)?;
     let root_connection = Connection::resolve(&chain.root)?;
     // Roles are assumed where the requested profile says (region, endpoint).
@@ -277,11 +287,7 @@ pub fn build(request: Request, args: &SessionArgs) -> Result<Plan> {
         roles,
         chain,
         code: request.code,
-        cache: CachePolicy {
-            enabled: !args.no_cache,
-            force: args.force,
-            min_remaining: request.min_remaining,
-        },
+        cache,
         direct: request.direct,
         surroundings,
     })
@@ -349,4 +355,102 @@ pub fn profile_serial(profile: &Profile) -> Result<Option<String>> {
         )
     })?;
     Ok(Some(serial.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEYS: &str = "[identity]\naws_access_key_id = AKIAIDENTITY\naws_secret_access_key = s\n";
+    const CONFIG: &str = "[profile identity]\nduration_seconds = 28800\n\
+        [profile ops]\nrole_arn = arn:aws:iam::2:role/ops\nsource_profile = identity\n\
+        mfa_serial = arn:aws:iam::1:mfa/from-ops\n\
+        [profile prod]\nrole_arn = arn:aws:iam::3:role/admin\nsource_profile = ops\nduration_seconds = 1800\n\
+        [profile long]\nrole_arn = arn:aws:iam::3:role/admin\nsource_profile = identity\nduration_seconds = 7200\n";
+
+    fn planned(name: &str, duration: Option<u64>, direct: bool) -> Result<Plan> {
+        let dir = tempfile::tempdir().unwrap();
+        let files = ProfileFiles {
+            config: dir.path().join("config"),
+            credentials: dir.path().join("credentials"),
+        };
+        std::fs::write(&files.config, CONFIG).unwrap();
+        std::fs::write(&files.credentials, KEYS).unwrap();
+        let set = ProfileSet::load(&files).unwrap();
+        let request = Request {
+            profile: name.to_owned(),
+            code: None,
+            duration: duration.map(Duration::from_secs),
+            serial: None,
+            min_remaining: DEFAULT_MIN_REMAINING,
+            direct,
+        };
+        let cache = CachePolicy {
+            enabled: true,
+            force: false,
+            min_remaining: DEFAULT_MIN_REMAINING,
+        };
+        plan(&set, request, cache)
+    }
+
+    fn seconds(plan: &Plan) -> (u64, Vec<u64>) {
+        (
+            plan.mfa.duration.as_secs(),
+            plan.roles.iter().map(|r| r.duration.as_secs()).collect(),
+        )
+    }
+
+    #[test]
+    fn a_user_profile_plans_one_mfa_session() {
+        let plan = planned("identity", None, false).unwrap();
+        assert_eq!(seconds(&plan), (28800, vec![]));
+        assert_eq!(plan.mfa.owner.profile, "identity");
+        assert!(!plan.mfa.explicit_duration);
+        let plan = planned("identity", Some(3600), false).unwrap();
+        assert_eq!(seconds(&plan), (3600, vec![]));
+        assert!(plan.mfa.explicit_duration);
+    }
+
+    #[test]
+    fn roles_default_to_an_hour_and_take_their_own_duration() {
+        let plan = planned("prod", None, false).unwrap();
+        // The MFA session keeps the root's duration; ops 1h; prod its own.
+        assert_eq!(seconds(&plan), (28800, vec![3600, 1800]));
+        assert_eq!(
+            plan.mfa.serial.as_deref(),
+            Some("arn:aws:iam::1:mfa/from-ops")
+        );
+        // --duration is for the requested role only.
+        let plan = planned("prod", Some(900), false).unwrap();
+        assert_eq!(seconds(&plan), (28800, vec![3600, 900]));
+        assert!(plan.roles[1].explicit_duration && !plan.roles[0].explicit_duration);
+    }
+
+    #[test]
+    fn the_chaining_limit_is_checked_before_any_request() {
+        let err = planned("long", None, false).unwrap_err().to_string();
+        assert!(
+            err.starts_with("role profile 'long' asks for a 2h session (duration_seconds at "),
+            "{err}"
+        );
+        assert!(err.ends_with("but AWS allows at most 1 hour for a role assumed with temporary credentials (role chaining)"), "{err}");
+        let err = planned("prod", Some(7200), false).unwrap_err().to_string();
+        assert!(err.contains("asks for a 2h session (--duration)"), "{err}");
+        // --direct: the first role from the long-term key, up to 12h...
+        let plan = planned("long", None, true).unwrap();
+        assert_eq!(seconds(&plan).1, vec![7200]);
+        assert!(plan.direct);
+        // ...but a role above it is chained again.
+        let err = planned("prod", Some(7200), true).unwrap_err().to_string();
+        assert!(err.contains("role chaining"), "{err}");
+        let err = planned("long", Some(13 * 3600), true)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("AWS allows a role session of 12 hours at most"),
+            "{err}"
+        );
+        let err = planned("identity", None, true).unwrap_err().to_string();
+        assert!(err.starts_with("--direct assumes a role with MFA"), "{err}");
+    }
 }

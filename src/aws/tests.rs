@@ -430,3 +430,152 @@ fn arns() {
     assert!(is_fido("arn:aws:iam::123456789012:u2f/user/alice/key-X"));
     assert!(!is_fido("arn:aws:iam::123456789012:mfa/alice"));
 }
+
+// ---------------------------------------------------------------------------
+// AssumeRole
+
+const ROLE: &str = "arn:aws:iam::222222222222:role/admin";
+
+const ROLE_BODY: &str = "<AssumeRoleResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\
+  <AssumeRoleResult><AssumedRoleUser>\
+    <AssumedRoleId>AROA3XFRBF535PLBIFPI4:alice</AssumedRoleId>\
+    <Arn>arn:aws:sts::222222222222:assumed-role/admin/alice</Arn>\
+  </AssumedRoleUser><Credentials>\
+    <AccessKeyId>ASIAROLEEXAMPLE00001</AccessKeyId>\
+    <SecretAccessKey>roleSecretExample/0001</SecretAccessKey>\
+    <SessionToken>IQoJb3JpZ2luX2VjEOr//role+token=</SessionToken>\
+    <Expiration>2099-11-23T22:00:00Z</Expiration>\
+  </Credentials></AssumeRoleResult>\
+  <ResponseMetadata><RequestId>c6104cbe-af31-11e0-8154-cbc7ccf896c7</RequestId></ResponseMetadata>\
+</AssumeRoleResponse>";
+
+fn role_aws(status: u16, body: String) -> Aws {
+    let rule =
+        mock!(aws_sdk_sts::Client::assume_role).then_http_response(move || response(status, &body));
+    let mut aws = aws(&[&rule], &[]);
+    aws.by_session = true;
+    aws
+}
+
+fn role_request(duration: Duration) -> RoleRequest<'static> {
+    RoleRequest {
+        role_arn: ROLE,
+        session_name: "alice",
+        external_id: None,
+        duration,
+        mfa: None,
+    }
+}
+
+fn role_error(code_: &str, message: &str) -> Report {
+    let aws = role_aws(403, error_body(code_, message));
+    let err = aws
+        .assume_role(&role_request(Duration::from_secs(3600)))
+        .unwrap_err();
+    Report::new(&err)
+}
+
+#[test]
+fn assume_role_gives_the_role_session() {
+    let aws = role_aws(200, ROLE_BODY.to_owned());
+    let role = aws
+        .assume_role(&role_request(Duration::from_secs(3600)))
+        .unwrap();
+    assert_eq!(role.session.access_key_id, "ASIAROLEEXAMPLE00001");
+    assert_eq!(
+        role.assumed_role_arn,
+        "arn:aws:sts::222222222222:assumed-role/admin/alice"
+    );
+    assert_eq!(role.session.expiration_rfc3339(), "2099-11-23T22:00:00Z");
+}
+
+#[test]
+fn assume_role_denied_by_the_trust_policy() {
+    let report = role_error(
+        "AccessDenied",
+        "User: arn:aws:iam::111111111111:user/alice is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::222222222222:role/admin",
+    );
+    assert_eq!(
+        report.line,
+        "could not assume role arn:aws:iam::222222222222:role/admin: AccessDenied: User: arn:aws:iam::111111111111:user/alice is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::222222222222:role/admin"
+    );
+    assert!(
+        report
+            .hint
+            .unwrap()
+            .starts_with("the trust policy of arn:aws:iam::222222222222:role/admin must allow")
+    );
+}
+
+#[test]
+fn assume_role_over_the_chaining_limit() {
+    let aws = role_aws(
+        400,
+        error_body(
+            "ValidationError",
+            "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.",
+        ),
+    );
+    let err = aws
+        .assume_role(&role_request(Duration::from_secs(7200)))
+        .unwrap_err();
+    let report = Report::new(&err);
+    assert_eq!(
+        report.line,
+        "could not assume role arn:aws:iam::222222222222:role/admin: AWS allows at most 1 hour for a role assumed with temporary credentials (role chaining), and 2h was asked for"
+    );
+    assert_eq!(report.hint.as_deref(), Some(CHAINING_HINT));
+}
+
+#[test]
+fn assume_role_in_a_disabled_region() {
+    let report = role_error(
+        "RegionDisabledException",
+        "STS is not activated in this region for account:222222222222. Your account administrator can activate STS in this region using the IAM Console.",
+    );
+    assert!(
+        report
+            .line
+            .contains("RegionDisabledException: STS is not activated in this region"),
+        "{}",
+        report.line
+    );
+    assert!(
+        report
+            .hint
+            .unwrap()
+            .starts_with("use a region where STS is active")
+    );
+}
+
+#[test]
+fn assume_role_with_an_expired_mfa_session() {
+    let report = role_error(
+        "ExpiredToken",
+        "The security token included in the request is expired",
+    );
+    assert_eq!(
+        report.line,
+        "could not assume role arn:aws:iam::222222222222:role/admin: ExpiredToken: The security token included in the request is expired"
+    );
+    assert_eq!(
+        report.hint.as_deref(),
+        Some(
+            "the MFA session under the role has expired: run again with --force to start a new one"
+        )
+    );
+}
+
+#[test]
+fn assume_role_with_a_wrong_code_under_direct() {
+    let report = role_error(
+        "AccessDenied",
+        "MultiFactorAuthentication failed with invalid MFA one time pass code.",
+    );
+    assert!(
+        report
+            .hint
+            .unwrap()
+            .starts_with("the code was wrong or already used")
+    );
+}

@@ -6,7 +6,7 @@ use anyhow::Result;
 use jiff::Timestamp;
 use serde::Serialize;
 
-use crate::cache::{CachedSession, SessionCache};
+use crate::cache::{CachedRole, CachedSession, SessionCache};
 use crate::cli::StatusArgs;
 use crate::session::{describe_end, rfc3339};
 
@@ -18,18 +18,41 @@ struct Report {
     #[serde(skip_serializing_if = "Option::is_none")]
     profile: Option<ProfileReport>,
     cached: Vec<CachedReport>,
+    /// Role sessions, each on top of a root profile's MFA session.
+    roles: Vec<CachedRoleReport>,
+}
+
+#[derive(Serialize)]
+struct CachedRoleReport {
+    profile: String,
+    root_profile: String,
+    role_arn: String,
+    assumed_role_arn: String,
+    expiration: String,
+    seconds_left: i64,
+    expired: bool,
 }
 
 #[derive(Serialize)]
 struct ProfileReport {
     name: String,
+    /// The profile with the long-term key (the name itself, unless a role).
+    root: String,
     /// Where the long-term key is (never the key itself).
     key_from: String,
+    /// The roles assumed on top of the root's MFA session, from the root up.
+    roles: Vec<RoleReport>,
     region: Sourced,
     sts_endpoint: Sourced,
     iam_endpoint: Sourced,
     mfa_serial: Sourced,
     duration_seconds: Sourced,
+}
+
+#[derive(Serialize)]
+struct RoleReport {
+    profile: String,
+    role_arn: String,
 }
 
 /// A value and where it comes from: `FILE:LINE`, a variable, or a default.
@@ -69,7 +92,19 @@ pub fn run(args: &StatusArgs) -> Result<String> {
             .collect(),
         Err(_) => Vec::new(),
     };
-    let environment = environment_session(&cached, now);
+    let roles: Vec<CachedRole> = match SessionCache::locate() {
+        Ok(cache) => cache
+            .roles()
+            .into_iter()
+            .filter(|r| {
+                args.profile
+                    .as_deref()
+                    .is_none_or(|p| r.owner.profile == p || r.owner.root.profile == p)
+            })
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    let environment = environment_session(&cached, &roles, now);
     let profile = match &args.profile {
         Some(name) => Some(profile_report(name)?),
         None => None,
@@ -92,6 +127,26 @@ pub fn run(args: &StatusArgs) -> Result<String> {
                 }
             })
             .collect(),
+        roles: roles
+            .iter()
+            .map(|r| {
+                let left = r.session.expiration.as_second() - now.as_second();
+                CachedRoleReport {
+                    profile: r.owner.profile.clone(),
+                    root_profile: r.owner.root.profile.clone(),
+                    role_arn: r
+                        .owner
+                        .hops
+                        .last()
+                        .map(|h| h.role_arn.clone())
+                        .unwrap_or_default(),
+                    assumed_role_arn: r.assumed_role_arn.clone(),
+                    expiration: rfc3339(r.session.expiration),
+                    seconds_left: left.max(0),
+                    expired: left <= 0,
+                }
+            })
+            .collect(),
     };
     if args.json {
         return Ok(serde_json::to_string_pretty(&report)? + "\n");
@@ -99,29 +154,40 @@ pub fn run(args: &StatusArgs) -> Result<String> {
     Ok(human(&report, &cached, now))
 }
 
-/// What `mfa-session CODE PROFILE` would use, resolved exactly as it would
-/// be, without a request.
+/// What `mfa-session CODE PROFILE` would use, planned exactly as a run
+/// plans it, without a request.
 fn profile_report(name: &str) -> Result<ProfileReport> {
-    let files = crate::profile::ProfileFiles::locate()?;
-    let profile = crate::profile::load_profile(&files, name)?;
-    let key = profile.long_term_key()?;
-    let connection = crate::aws::Connection::resolve(&profile)?;
-    let duration = crate::plan::profile_duration(&profile)?;
-    let serial = match crate::plan::profile_serial(&profile)? {
-        Some(serial) => Sourced {
-            value: Some(serial),
-            from: profile
-                .get("mfa_serial")
-                .map(|s| s.place())
-                .unwrap_or_default(),
-        },
+    let request = crate::plan::Request {
+        profile: name.to_owned(),
+        code: None,
+        duration: None,
+        serial: None,
+        min_remaining: crate::plan::DEFAULT_MIN_REMAINING,
+        direct: false,
+    };
+    let plan = crate::plan::build(request, &Default::default())?;
+    let root = &plan.chain.root;
+    let serial = match &plan.mfa.serial {
+        Some(serial) => {
+            let named_in = std::iter::once(root.get("mfa_serial"))
+                .flatten()
+                .find(|s| s.value.trim() == serial)
+                .map(|s| s.place());
+            let from = named_in.or_else(|| {
+                plan.roles
+                    .iter()
+                    .rev()
+                    .find_map(|r| r.hop.mfa_serial.as_ref().map(|(_, at)| at.clone()))
+            });
+            Sourced {
+                value: Some(serial.clone()),
+                from: from.unwrap_or_default(),
+            }
+        }
         None => {
-            let owner = crate::cache::Owner {
-                profile: name.to_owned(),
-                access_key_id: key.access_key_id.clone(),
-                endpoint: connection.sts_endpoint.clone().unwrap_or_default(),
-            };
-            let remembered = SessionCache::locate().ok().and_then(|c| c.device(&owner));
+            let remembered = SessionCache::locate()
+                .ok()
+                .and_then(|c| c.device(&plan.mfa.owner));
             match remembered {
                 Some(device) => Sourced {
                     value: Some(device.serial),
@@ -138,27 +204,60 @@ fn profile_report(name: &str) -> Result<ProfileReport> {
         value: url.clone(),
         from: from.to_owned(),
     };
+    // Region and STS endpoint of the requested profile; IAM (for listing
+    // devices) is the root's.
+    let connection = plan
+        .roles
+        .last()
+        .map_or(&plan.mfa.connection, |r| &r.connection);
+    let duration = match plan.roles.last() {
+        Some(role) => Sourced {
+            value: Some(role.duration.as_secs().to_string()),
+            from: role
+                .hop
+                .duration
+                .as_ref()
+                .map_or_else(|| "default for a role".to_owned(), |(_, at)| at.clone()),
+        },
+        None => Sourced {
+            value: Some(plan.mfa.duration.as_secs().to_string()),
+            from: root
+                .get("duration_seconds")
+                .map_or_else(|| "default".to_owned(), |s| s.place()),
+        },
+    };
     Ok(ProfileReport {
         name: name.to_owned(),
-        key_from: key.origin.clone(),
+        root: root.name.clone(),
+        key_from: plan.chain.key.origin.clone(),
+        roles: plan
+            .roles
+            .iter()
+            .map(|r| RoleReport {
+                profile: r.hop.profile.clone(),
+                role_arn: r.hop.role_arn.clone(),
+            })
+            .collect(),
         region: Sourced {
             value: Some(connection.region.clone()),
             from: connection.region_from.clone(),
         },
         sts_endpoint: endpoint(&connection.sts_endpoint, &connection.sts_endpoint_from),
-        iam_endpoint: endpoint(&connection.iam_endpoint, &connection.iam_endpoint_from),
+        iam_endpoint: endpoint(
+            &plan.mfa.connection.iam_endpoint,
+            &plan.mfa.connection.iam_endpoint_from,
+        ),
         mfa_serial: serial,
-        duration_seconds: Sourced {
-            value: Some(duration.as_secs().to_string()),
-            from: profile
-                .get("duration_seconds")
-                .map_or_else(|| "default".to_owned(), |s| s.place()),
-        },
+        duration_seconds: duration,
     })
 }
 
 /// The session in this process's environment, if it holds one.
-fn environment_session(cached: &[CachedSession], now: Timestamp) -> Option<EnvironmentSession> {
+fn environment_session(
+    cached: &[CachedSession],
+    roles: &[CachedRole],
+    now: Timestamp,
+) -> Option<EnvironmentSession> {
     let key = std::env::var("AWS_ACCESS_KEY_ID")
         .ok()
         .filter(|k| !k.is_empty());
@@ -173,6 +272,12 @@ fn environment_session(cached: &[CachedSession], now: Timestamp) -> Option<Envir
             .iter()
             .find(|c| &c.session.access_key_id == key)
             .map(|c| c.owner.profile.clone())
+            .or_else(|| {
+                roles
+                    .iter()
+                    .find(|r| &r.session.access_key_id == key)
+                    .map(|r| r.owner.profile.clone())
+            })
     });
     let left = expiration.map(|e| e.as_second() - now.as_second());
     Some(EnvironmentSession {
@@ -209,13 +314,19 @@ fn human(report: &Report, cached: &[CachedSession], now: Timestamp) -> String {
         };
         out.push_str(&format!("profile '{}':\n", p.name));
         out.push_str(&format!("  {:<14}{}\n", "key:", p.key_from));
+        for role in &p.roles {
+            out.push_str(&format!(
+                "  {:<14}{} (profile '{}')\n",
+                "role:", role.role_arn, role.profile
+            ));
+        }
         out.push_str(&line("region:", &p.region, ""));
         out.push_str(&line("sts endpoint:", &p.sts_endpoint, "AWS's own"));
         out.push_str(&line("iam endpoint:", &p.iam_endpoint, "AWS's own"));
         out.push_str(&line("mfa device:", &p.mfa_serial, "not known yet"));
         out.push_str(&line("duration (s):", &p.duration_seconds, ""));
     }
-    if cached.is_empty() {
+    if cached.is_empty() && report.roles.is_empty() {
         out.push_str("cached: none\n");
     }
     for c in cached {
@@ -232,6 +343,19 @@ fn human(report: &Report, cached: &[CachedSession], now: Timestamp) -> String {
         out.push_str(&format!(
             "cached: profile '{}' ({}){endpoint} {when}\n",
             c.owner.profile, c.serial
+        ));
+    }
+    for r in &report.roles {
+        let when = if r.expired {
+            format!("expired at {}", r.expiration)
+        } else {
+            r.expiration
+                .parse::<Timestamp>()
+                .map_or_else(|_| r.expiration.clone(), |t| describe_end(t, now))
+        };
+        out.push_str(&format!(
+            "cached: role profile '{}' ({}) on the MFA session of '{}' {when}\n",
+            r.profile, r.assumed_role_arn, r.root_profile
         ));
     }
     out

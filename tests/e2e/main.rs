@@ -6,6 +6,7 @@ mod core;
 mod faults;
 mod profiles;
 mod prompt;
+mod roles;
 mod sessions;
 mod shells;
 mod support;

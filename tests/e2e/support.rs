@@ -405,6 +405,31 @@ impl Moto {
     }
 }
 
+impl Moto {
+    /// Creates a role that users of the account may assume with MFA (moto
+    /// does not evaluate the trust policy); returns its ARN.
+    pub fn role(&self, prefix: &str) -> String {
+        let name = unique(prefix);
+        let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"sts:AssumeRole","Condition":{"Bool":{"aws:MultiFactorAuthPresent":"true"}}}]}"#;
+        let iam = self.admin_iam();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let role = iam
+                .create_role()
+                .role_name(&name)
+                .assume_role_policy_document(trust)
+                .max_session_duration(43200)
+                .send()
+                .await
+                .expect("create role");
+            role.role().unwrap().arn().to_owned()
+        })
+    }
+}
+
 // ---------------------------------------------------------------------------
 // A sandbox HOME and runs of the binary
 
