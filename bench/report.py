@@ -83,6 +83,9 @@ targets = [
      max(r["mib"] for r in ours.values()) * 1.048576 <= 12),
     ("known device: exactly 1 request", str(ours["known"]["requests"]), ours["known"]["requests"] == 1),
     ("cached session: 0 requests", str(ours["cached"]["requests"]), ours["cached"]["requests"] == 0),
+    ("role, MFA session cached: exactly 1 request", str(ours["role"]["requests"]), ours["role"]["requests"] == 1),
+    ("role cached: 0 requests", str(ours["role-cached"]["requests"]), ours["role-cached"]["requests"] == 0),
+    ("role cached under 3 ms median", f"{ms(ours['role-cached']['median'])} ms", ours["role-cached"]["median"] < 3),
 ]
 print("| target | this run | met |")
 print("|---|---|---|")

@@ -273,14 +273,7 @@ impl SessionCache {
             }
             Ok(cached)
         });
-        match cached {
-            Ok(cached) => Some(cached),
-            Err(Miss::Absent) => None,
-            Err(Miss::Bad(reason)) => {
-                warn(&path, &reason);
-                None
-            }
-        }
+        found(&path, cached)
     }
 
     pub fn store_session(&self, cached: &CachedSession) -> Result<()> {
@@ -319,14 +312,7 @@ impl SessionCache {
                 user_name: file.user_name,
             })
         });
-        match device {
-            Ok(device) => Some(device),
-            Err(Miss::Absent) => None,
-            Err(Miss::Bad(reason)) => {
-                warn(&path, &reason);
-                None
-            }
-        }
+        found(&path, device)
     }
 
     pub fn remember_device(&self, owner: &Owner, device: &RememberedDevice) -> Result<()> {
@@ -369,14 +355,7 @@ impl SessionCache {
             }
             Ok(cached)
         });
-        match cached {
-            Ok(cached) => Some(cached),
-            Err(Miss::Absent) => None,
-            Err(Miss::Bad(reason)) => {
-                warn(&path, &reason);
-                None
-            }
-        }
+        found(&path, cached)
     }
 
     pub fn store_role(&self, cached: &CachedRole) -> Result<()> {
@@ -580,6 +559,19 @@ impl RoleFile {
             },
             requested_seconds: self.requested_seconds,
         })
+    }
+}
+
+/// The value read, or None: an absent file silently, a bad one with a
+/// warning that names it.
+fn found<T>(path: &Path, read: Result<T, Miss>) -> Option<T> {
+    match read {
+        Ok(value) => Some(value),
+        Err(Miss::Absent) => None,
+        Err(Miss::Bad(reason)) => {
+            warn(path, &reason);
+            None
+        }
     }
 }
 

@@ -199,7 +199,6 @@ fn hop(profile: &Profile, role_arn: String) -> Result<RoleHop> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::profile::ProfileFiles;
 
     struct Set {
         _dir: tempfile::TempDir,
@@ -207,13 +206,7 @@ mod tests {
     }
 
     fn set(config: &str, credentials: &str) -> Set {
-        let dir = tempfile::tempdir().unwrap();
-        let files = ProfileFiles {
-            config: dir.path().join("config"),
-            credentials: dir.path().join("credentials"),
-        };
-        std::fs::write(&files.config, config).unwrap();
-        std::fs::write(&files.credentials, credentials).unwrap();
+        let (dir, files) = crate::profile::fixture(config, credentials);
         Set {
             set: ProfileSet::load(&files).unwrap(),
             _dir: dir,

@@ -18,7 +18,7 @@ use crate::cache::{
 };
 use crate::error::{Failure, Tag};
 use crate::input::MfaCode;
-use crate::plan::{CachePolicy, Plan};
+use crate::plan::{CachePolicy, Plan, RoleStep};
 use crate::prompt;
 use crate::session::{self, Session, Surroundings};
 
@@ -124,18 +124,7 @@ pub fn obtain(plan: Plan) -> Result<Obtained> {
                 assumed_role_arn: hit.assumed_role_arn,
             },
             None => {
-                let aws = Aws::connect(&step.hop.profile, Signer::from(&below), &step.connection)?;
-                let name = step
-                    .session_name
-                    .clone()
-                    .unwrap_or_else(default_session_name);
-                let role = aws.assume_role(&RoleRequest {
-                    role_arn: &step.hop.role_arn,
-                    session_name: &name,
-                    external_id: step.hop.external_id.as_deref(),
-                    duration: step.duration,
-                    mfa: None,
-                })?;
+                let role = assume(step, Signer::from(&below), None)?;
                 store_role(&cache, owner, &role, step.duration.as_secs());
                 role
             }
@@ -226,6 +215,22 @@ fn store_role(cache: &Option<SessionCache>, owner: RoleOwner, role: &RoleSession
             ));
         }
     }
+}
+
+/// AssumeRole for one step of the plan, signed by `signer`.
+fn assume(step: &RoleStep, signer: Signer, mfa: Option<(&str, &MfaCode)>) -> Result<RoleSession> {
+    let aws = Aws::connect(&step.hop.profile, signer, &step.connection)?;
+    let name = step
+        .session_name
+        .clone()
+        .unwrap_or_else(default_session_name);
+    aws.assume_role(&RoleRequest {
+        role_arn: &step.hop.role_arn,
+        session_name: &name,
+        external_id: step.hop.external_id.as_deref(),
+        duration: step.duration,
+        mfa,
+    })
 }
 
 /// `mfa-session-<unix time>`, as the AWS CLI names its role sessions
@@ -343,22 +348,7 @@ fn direct_role(plan: &Plan, cache: &Option<SessionCache>) -> Result<(MfaLayer, R
         }
     };
     let code = code(plan, &serial)?;
-    let aws = Aws::connect(
-        &step.hop.profile,
-        (&plan.chain.key).into(),
-        &step.connection,
-    )?;
-    let name = step
-        .session_name
-        .clone()
-        .unwrap_or_else(default_session_name);
-    let role = aws.assume_role(&RoleRequest {
-        role_arn: &step.hop.role_arn,
-        session_name: &name,
-        external_id: step.hop.external_id.as_deref(),
-        duration: step.duration,
-        mfa: Some((&serial, &code)),
-    })?;
+    let role = assume(step, (&plan.chain.key).into(), Some((&serial, &code)))?;
     store_role(cache, role_owner(plan, 0), &role, step.duration.as_secs());
     let layer = MfaLayer {
         serial,

@@ -369,13 +369,7 @@ mod tests {
         [profile long]\nrole_arn = arn:aws:iam::3:role/admin\nsource_profile = identity\nduration_seconds = 7200\n";
 
     fn planned(name: &str, duration: Option<u64>, direct: bool) -> Result<Plan> {
-        let dir = tempfile::tempdir().unwrap();
-        let files = ProfileFiles {
-            config: dir.path().join("config"),
-            credentials: dir.path().join("credentials"),
-        };
-        std::fs::write(&files.config, CONFIG).unwrap();
-        std::fs::write(&files.credentials, KEYS).unwrap();
+        let (_dir, files) = crate::profile::fixture(CONFIG, KEYS);
         let set = ProfileSet::load(&files).unwrap();
         let request = Request {
             profile: name.to_owned(),

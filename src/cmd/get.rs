@@ -123,6 +123,9 @@ fn reapply(args: &GetArgs, shell: Shell, profile: &str, with_code: bool) -> Stri
     if s.no_cache {
         words.push("--no-cache".to_owned());
     }
+    if s.direct {
+        words.push("--direct".to_owned());
+    }
     let command = words.join(" ");
     match shell {
         Shell::Bash | Shell::Zsh | Shell::Sh => format!("eval \"$({command})\""),

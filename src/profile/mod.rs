@@ -654,6 +654,19 @@ impl Profile {
 #[cfg(test)]
 mod conformance;
 
+/// Profile files with these texts in a temporary directory, for tests.
+#[cfg(test)]
+pub fn fixture(config: &str, credentials: &str) -> (tempfile::TempDir, ProfileFiles) {
+    let dir = tempfile::tempdir().unwrap();
+    let files = ProfileFiles {
+        config: dir.path().join("config"),
+        credentials: dir.path().join("credentials"),
+    };
+    std::fs::write(&files.config, config).unwrap();
+    std::fs::write(&files.credentials, credentials).unwrap();
+    (dir, files)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -664,13 +677,7 @@ mod tests {
     }
 
     fn files(config: &str, credentials: &str) -> Files {
-        let dir = tempfile::tempdir().unwrap();
-        let files = ProfileFiles {
-            config: dir.path().join("config"),
-            credentials: dir.path().join("credentials"),
-        };
-        std::fs::write(&files.config, config).unwrap();
-        std::fs::write(&files.credentials, credentials).unwrap();
+        let (dir, files) = fixture(config, credentials);
         Files { _dir: dir, files }
     }
 

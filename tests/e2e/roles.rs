@@ -370,3 +370,55 @@ fn credential_process_and_exec_serve_a_role() {
     ]);
     assert_eq!(run.success().stdout.trim(), expected);
 }
+
+#[test]
+fn write_profile_and_status_for_a_role() {
+    let moto = need!(moto());
+    need!(aws_cli());
+    let mut s = setup(moto);
+    s.sandbox.set("AWS_DEFAULT_REGION", "us-east-1");
+    s.sandbox
+        .run(&["123456", "prod", "--write-profile", "prod-mfa"])
+        .success()
+        .stderr_has("wrote it to [prod-mfa] in ");
+    let expected = format!(
+        "arn:aws:sts::123456789012:assumed-role/{}/alice",
+        role_name(&s.admin)
+    );
+    assert_eq!(
+        caller_arn(&s.sandbox, &[("AWS_PROFILE", "prod-mfa")]),
+        expected
+    );
+
+    // status PROFILE: the chain, and where each part comes from.
+    let run = s.sandbox.run(&["status", "prod", "--json"]);
+    let report: serde_json::Value = serde_json::from_str(&run.success().stdout).unwrap();
+    let p = &report["profile"];
+    assert_eq!(p["root"], "identity");
+    let credentials = s.sandbox.path(".aws/credentials").display().to_string();
+    assert_eq!(p["key_from"], format!("{credentials}:2"));
+    let roles: Vec<&str> = p["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["profile"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, ["ops", "prod"]);
+    assert_eq!(p["duration_seconds"]["value"], "3600");
+    assert_eq!(p["duration_seconds"]["from"], "default for a role");
+    assert_eq!(p["mfa_serial"]["value"], s.user.serials[0].as_str());
+    let human = s.sandbox.run(&["status", "prod"]);
+    assert!(
+        human
+            .success()
+            .stdout
+            .contains(&format!("  role:         {} (profile 'prod')\n", s.admin)),
+        "{}",
+        human.stdout
+    );
+    assert!(
+        human.stdout.contains("cached: role profile 'prod' ("),
+        "{}",
+        human.stdout
+    );
+}
