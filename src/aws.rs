@@ -350,6 +350,34 @@ impl Aws {
         }
     }
 
+    /// Who the signing key belongs to, and AWS's clock: the caller's ARN
+    /// and the time in the Date header of the answer (GetCallerIdentity,
+    /// which no policy can deny).
+    pub fn caller_identity(&self) -> Result<(String, Option<i64>)> {
+        let date = DateHeader::default();
+        let output = self
+            .runtime
+            .block_on(
+                self.sts
+                    .get_caller_identity()
+                    .customize()
+                    .interceptor(date.clone())
+                    .send(),
+            )
+            .map_err(|e| {
+                let what = format!("could not identify the user of profile '{}'", self.profile);
+                anyhow::Error::from(self.explain(&what, &self.sts_name, &e))
+            })?;
+        let server = date
+            .0
+            .lock()
+            .ok()
+            .and_then(|d| d.clone())
+            .and_then(|d| DateTime::from_str(&d, DateTimeFormat::HttpDate).ok())
+            .map(|d| d.secs());
+        Ok((output.arn().unwrap_or_default().to_owned(), server))
+    }
+
     /// Asks STS for a session signed off by the MFA device.
     pub fn session_token(
         &self,
@@ -602,6 +630,30 @@ impl Aws {
     }
 }
 
+/// Keeps the Date header of an answer.
+#[derive(Clone, Debug, Default)]
+struct DateHeader(std::sync::Arc<std::sync::Mutex<Option<String>>>);
+
+impl aws_sdk_sts::config::Intercept for DateHeader {
+    fn name(&self) -> &'static str {
+        "DateHeader"
+    }
+
+    fn read_before_deserialization(
+        &self,
+        context: &aws_sdk_sts::config::interceptors::BeforeDeserializationInterceptorContextRef<'_>,
+        _components: &aws_sdk_sts::config::RuntimeComponents,
+        _cfg: &mut aws_sdk_sts::config::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        if let (Some(date), Ok(mut slot)) =
+            (context.response().headers().get("date"), self.0.lock())
+        {
+            *slot = Some(date.to_owned());
+        }
+        Ok(())
+    }
+}
+
 fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -660,7 +712,7 @@ fn clock_hint(response: &HttpResponse) -> String {
     }
 }
 
-fn clock_hint_for(skew_seconds: i64) -> String {
+pub fn clock_hint_for(skew_seconds: i64) -> String {
     let minutes = skew_seconds.unsigned_abs().div_ceil(60);
     let direction = if skew_seconds > 0 { "ahead" } else { "behind" };
     format!(

@@ -39,6 +39,8 @@ pub struct RoleHop {
     /// The role profile's `mfa_serial`, used for the MFA session when the
     /// root profile names none.
     pub mfa_serial: Option<(String, String)>,
+    /// The role profile's `mfa_process` and where it was set.
+    pub mfa_process: Option<(String, String)>,
 }
 
 impl Chain {
@@ -193,6 +195,10 @@ fn hop(profile: &Profile, role_arn: String) -> Result<RoleHop> {
         external_id: profile.value("external_id").map(str::to_owned),
         duration,
         mfa_serial,
+        mfa_process: profile
+            .get("mfa_process")
+            .filter(|s| !s.value.trim().is_empty())
+            .map(|s| (s.value.trim().to_owned(), s.place())),
     })
 }
 

@@ -71,6 +71,41 @@ pub enum Command {
     Exec(ExecArgs),
     /// Delete cached sessions and remembered MFA devices
     Forget(ForgetArgs),
+    /// Print an IAM policy that forces MFA, for administrators
+    Policy(PolicyArgs),
+    /// Check the profile, the environment, the clock, the key and the MFA
+    /// devices, without sending an MFA code
+    Doctor(DoctorArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// The profile to check [default: $AWS_DEFAULT_PROFILE or $AWS_PROFILE,
+    /// else "default"]
+    #[arg(value_name = "PROFILE")]
+    pub profile: Option<String>,
+
+    /// Print JSON, for tools
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PolicyArgs {
+    /// force-mfa: deny all but MFA setup until signed in with MFA;
+    /// self-service: also let users manage their own credentials
+    #[arg(value_enum)]
+    pub policy: PolicyName,
+
+    /// Put this account id (12 digits) in the policy's ARNs instead of `*`
+    #[arg(long, value_name = "ID")]
+    pub account: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum PolicyName {
+    ForceMfa,
+    SelfService,
 }
 
 #[derive(Debug, Args)]
@@ -194,6 +229,12 @@ pub struct SessionArgs {
     /// Print nothing on stderr on success
     #[arg(short, long)]
     pub quiet: bool,
+
+    /// Take the MFA code from what this command prints (one 6-digit code),
+    /// e.g. "ykman oath accounts code --single alice" [default: the
+    /// profile's mfa_process]
+    #[arg(long, value_name = "COMMAND")]
+    pub code_command: Option<String>,
 
     /// For a role profile: assume the role from the long-term key with an
     /// MFA code, without an MFA session (a role session from temporary

@@ -10,6 +10,7 @@ pub mod cache;
 pub mod chain;
 pub mod cli;
 pub mod cmd;
+pub mod code_command;
 pub mod credentials_file;
 pub mod error;
 pub mod exec;

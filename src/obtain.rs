@@ -18,7 +18,7 @@ use crate::cache::{
 };
 use crate::error::{Failure, Tag};
 use crate::input::MfaCode;
-use crate::plan::{CachePolicy, Plan, RoleStep};
+use crate::plan::{CachePolicy, CodeSource, Plan, RoleStep};
 use crate::prompt;
 use crate::session::{self, Session, Surroundings};
 
@@ -361,8 +361,11 @@ fn direct_role(plan: &Plan, cache: &Option<SessionCache>) -> Result<(MfaLayer, R
 
 fn code(plan: &Plan, serial: &str) -> Result<MfaCode> {
     match &plan.code {
-        Some(code) => Ok(code.clone()),
-        None => prompt::read_code(serial),
+        CodeSource::Given(code) => Ok(code.clone()),
+        CodeSource::Command { command, from } => {
+            crate::code_command::code_from(command, from, crate::code_command::TIMEOUT)
+        }
+        CodeSource::Prompt => prompt::read_code(serial),
     }
 }
 

@@ -30,6 +30,8 @@ const ROLE_MAX: Duration = Duration::from_secs(12 * 3600);
 pub struct Request {
     pub profile: String,
     pub code: Option<MfaCode>,
+    /// `--code-command`.
+    pub code_command: Option<String>,
     pub duration: Option<Duration>,
     pub serial: Option<String>,
     pub min_remaining: Duration,
@@ -44,7 +46,7 @@ pub struct Plan {
     pub mfa: MfaStep,
     /// The roles on top of the MFA session, from the root up.
     pub roles: Vec<RoleStep>,
-    pub code: Option<MfaCode>,
+    pub code: CodeSource,
     pub cache: CachePolicy,
     /// `--direct`: the first role is assumed from the long-term key with an
     /// MFA code, and no MFA session is made.
@@ -73,6 +75,20 @@ pub struct RoleStep {
     pub duration: Duration,
     pub explicit_duration: bool,
     pub connection: Connection,
+}
+
+/// Where the MFA code comes from, if one is needed.
+#[derive(Debug)]
+pub enum CodeSource {
+    Given(MfaCode),
+    /// A command's output: `--code-command`, or `mfa_process` (with where it
+    /// was set).
+    Command {
+        command: String,
+        from: String,
+    },
+    /// Asked for on the terminal.
+    Prompt,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -139,9 +155,19 @@ pub fn request(positionals: &[String], args: &SessionArgs) -> Result<Request> {
     if let Some(serial) = &serial {
         input::check_serial(serial).map_err(|e| Failure::usage(format!("--serial-number: {e}")))?;
     }
+    if code.is_some() && args.code_command.is_some() {
+        return Err(Failure::usage("the MFA code is given, and --code-command too").into());
+    }
+    let code_command = args
+        .code_command
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(str::to_owned);
     Ok(Request {
         profile,
         code,
+        code_command,
         duration,
         serial,
         min_remaining,
@@ -275,6 +301,30 @@ pub fn plan(set: &ProfileSet, request: Request, cache: CachePolicy) -> Result<Pl
         endpoint: root_connection.sts_endpoint.clone().unwrap_or_default(),
     };
     let surroundings = surroundings(&top, &role_connection, &chain.root, &root_connection);
+    // The code: given, else a command (flag, then mfa_process from the
+    // requested profile down to the root), else the terminal.
+    let code = match (request.code, request.code_command) {
+        (Some(code), _) => CodeSource::Given(code),
+        (None, Some(command)) => CodeSource::Command {
+            command,
+            from: "--code-command".to_owned(),
+        },
+        (None, None) => {
+            let from_roles = chain.roles.iter().rev().find_map(|r| r.mfa_process.clone());
+            let from_root = chain
+                .root
+                .get("mfa_process")
+                .filter(|s| !s.value.trim().is_empty())
+                .map(|s| (s.value.trim().to_owned(), s.place()));
+            match from_roles.or(from_root) {
+                Some((command, at)) => CodeSource::Command {
+                    command,
+                    from: format!("mfa_process at {at}"),
+                },
+                None => CodeSource::Prompt,
+            }
+        }
+    };
     Ok(Plan {
         profile: request.profile,
         mfa: MfaStep {
@@ -286,7 +336,7 @@ pub fn plan(set: &ProfileSet, request: Request, cache: CachePolicy) -> Result<Pl
         },
         roles,
         chain,
-        code: request.code,
+        code,
         cache,
         direct: request.direct,
         surroundings,
@@ -374,6 +424,7 @@ mod tests {
         let request = Request {
             profile: name.to_owned(),
             code: None,
+            code_command: None,
             duration: duration.map(Duration::from_secs),
             serial: None,
             min_remaining: DEFAULT_MIN_REMAINING,

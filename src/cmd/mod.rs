@@ -3,10 +3,12 @@
 
 pub mod completions;
 pub mod credential_process;
+pub mod doctor;
 pub mod exec;
 pub mod forget;
 pub mod get;
 pub mod init;
+pub mod policy;
 pub mod status;
 
 use anyhow::Result;

@@ -160,6 +160,7 @@ fn profile_report(name: &str) -> Result<ProfileReport> {
     let request = crate::plan::Request {
         profile: name.to_owned(),
         code: None,
+        code_command: None,
         duration: None,
         serial: None,
         min_remaining: crate::plan::DEFAULT_MIN_REMAINING,

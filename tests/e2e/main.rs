@@ -4,6 +4,7 @@
 mod cmd;
 mod core;
 mod faults;
+mod journey;
 mod profiles;
 mod prompt;
 mod roles;

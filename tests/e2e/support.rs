@@ -753,6 +753,8 @@ pub enum Reply {
     Truncated(String),
     /// Accept, read the request, never answer.
     Hang,
+    /// An HTTP answer with this Date header (RFC 7231 form).
+    Dated(u16, String, String),
 }
 
 /// One request the fake endpoint received.
@@ -867,6 +869,10 @@ fn serve(mut stream: TcpStream, handler: &Handler, seen: &std::sync::Mutex<Vec<F
         Reply::Truncated(body) => format!(
             "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len() + 500
+        ),
+        Reply::Dated(status, body, date) => format!(
+            "HTTP/1.1 {status} X\r\nDate: {date}\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
         ),
         Reply::Hang => {
             std::thread::sleep(Duration::from_secs(60));

@@ -1,0 +1,223 @@
+//! The seeds' whole journey: codes from a command, `doctor`, `enroll`,
+//! `policy`.
+
+use crate::need;
+use crate::support::*;
+
+#[test]
+fn codes_come_from_mfa_process_or_code_command() {
+    let moto = need!(moto());
+    let user = moto.user(1);
+    let sandbox = Sandbox::with_user(moto, &user, "work");
+    let script = sandbox.path("otp.sh");
+    sandbox.write(
+        "otp.sh",
+        "#!/bin/sh\necho 'touch your key' >&2\necho \"Code: 135790\"\n",
+    );
+    sandbox.write(
+        ".aws/config",
+        &format!(
+            "[profile work]\nmfa_serial = {}\nmfa_process = sh {}\n",
+            user.serials[0],
+            script.display()
+        ),
+    );
+    let run = sandbox.run(&["work", "--no-cache"]);
+    run.success().stderr_has("touch your key");
+    let sent = moto.requests_signed_by(&user.access_key_id);
+    let codes: Vec<&str> = sent
+        .iter()
+        .filter_map(|r| r.params.get("TokenCode").map(String::as_str))
+        .collect();
+    assert_eq!(codes, ["135790"]);
+
+    // --code-command wins over mfa_process; a given code over both.
+    sandbox
+        .run(&["work", "--no-cache", "--code-command", "echo 246801"])
+        .success();
+    sandbox.run(&["111111", "work", "--no-cache"]).success();
+    let codes: Vec<String> = moto
+        .requests_signed_by(&user.access_key_id)
+        .iter()
+        .filter_map(|r| r.params.get("TokenCode").cloned())
+        .collect();
+    assert_eq!(codes, ["135790", "246801", "111111"]);
+
+    // A command that prints no code, or fails: one line, nothing sent.
+    let before = moto.requests_signed_by(&user.access_key_id).len();
+    sandbox
+        .run(&["work", "--no-cache", "--code-command", "echo 12345"])
+        .failure(1)
+        .stderr_has("the code command (--code-command) printed no 6-digit code");
+    sandbox
+        .run(&["work", "--no-cache", "--code-command", "exit 4"])
+        .failure(1)
+        .stderr_has("failed (exit status 4)");
+    sandbox
+        .run(&["123456", "work", "--code-command", "echo 123456"])
+        .failure(2);
+    assert_eq!(moto.requests_signed_by(&user.access_key_id).len(), before);
+}
+
+#[test]
+fn a_role_takes_mfa_process_from_its_source_profile() {
+    let moto = need!(moto());
+    let user = moto.user(1);
+    let role = moto.role("journey");
+    let sandbox = Sandbox::with_user(moto, &user, "identity");
+    sandbox.write(
+        ".aws/config",
+        &format!(
+            "[profile identity]\nmfa_serial = {}\nmfa_process = echo 975310\n\
+             [profile admin]\nrole_arn = {role}\nsource_profile = identity\n",
+            user.serials[0]
+        ),
+    );
+    sandbox.run(&["admin"]).success();
+    let codes: Vec<String> = moto
+        .requests_signed_by(&user.access_key_id)
+        .iter()
+        .filter_map(|r| r.params.get("TokenCode").cloned())
+        .collect();
+    assert_eq!(codes, ["975310"]);
+}
+
+fn doctor(sandbox: &Sandbox, args: &[&str]) -> (Run, Vec<serde_json::Value>) {
+    let mut full = vec!["doctor", "--json"];
+    full.extend(args);
+    let run = sandbox.run(&full);
+    let checks: serde_json::Value =
+        serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("doctor JSON: {e}: {run:?}"));
+    (run, checks.as_array().unwrap().clone())
+}
+
+fn marks(checks: &[serde_json::Value]) -> Vec<(String, String)> {
+    checks
+        .iter()
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap().to_owned(),
+                c["mark"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn doctor_checks_everything_but_sends_no_code() {
+    let moto = need!(moto());
+    let user = moto.user(1);
+    let mut sandbox = Sandbox::with_user(moto, &user, "work");
+    sandbox.write(
+        ".aws/config",
+        &format!("[profile work]\nmfa_serial = {}\n", user.serials[0]),
+    );
+    let (run, checks) = doctor(&sandbox, &["work"]);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    let expected: Vec<(String, String)> = [
+        ("profile files", "ok"),
+        ("long-term key", "ok"),
+        ("environment", "ok"),
+        ("clock", "ok"),
+        ("key", "ok"),
+        ("MFA devices", "ok"),
+        ("cached sessions", "ok"),
+    ]
+    .iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect();
+    assert_eq!(marks(&checks), expected);
+    assert!(
+        checks[4]["detail"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("user/{}", user.name))
+    );
+    assert_eq!(checks[5]["detail"], user.serials[0].as_str());
+    let sent = moto.requests_signed_by(&user.access_key_id);
+    assert!(sent.iter().all(|r| !r.params.contains_key("TokenCode")));
+    assert!(sent.iter().all(|r| r.action() != "GetSessionToken"));
+
+    // An expired session left in the environment: named, never shown.
+    sandbox.set("AWS_ACCESS_KEY_ID", "ASIASTALEEXAMPLE0001");
+    sandbox.set("AWS_SECRET_ACCESS_KEY", "staleSecretNeverShown");
+    sandbox.set("AWS_CREDENTIAL_EXPIRATION", "2020-01-01T00:00:00Z");
+    let (run, checks) = doctor(&sandbox, &["work"]);
+    assert_eq!(run.code, Some(1));
+    run.keeps_secret(&["staleSecretNeverShown", "ASIASTALEEXAMPLE0001"]);
+    assert!(!run.stdout.contains("staleSecretNeverShown"));
+    assert_eq!(checks[2]["mark"], "fail");
+    assert!(checks[2]["detail"]
+        .as_str()
+        .unwrap()
+        .starts_with("AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY hold a session that expired at 2020-01-01T00:00:00Z"));
+    assert!(
+        run.stderr.contains("mfa-session: 1 check failed"),
+        "{run:?}"
+    );
+
+    // The human form: one line per check.
+    let human = sandbox.run(&["doctor", "work"]);
+    assert!(
+        human.stdout.contains("[FAIL] environment: "),
+        "{}",
+        human.stdout
+    );
+    assert!(
+        human
+            .stdout
+            .contains("       hint: clear them: eval \"$(mfa-session --clear)\"\n")
+    );
+}
+
+#[test]
+fn doctor_sends_a_user_without_a_device_to_enroll() {
+    let moto = need!(moto());
+    let user = moto.user(0);
+    let sandbox = Sandbox::with_user(moto, &user, "new");
+    let (run, checks) = doctor(&sandbox, &["new"]);
+    assert_eq!(run.code, Some(1));
+    let devices = checks.iter().find(|c| c["name"] == "MFA devices").unwrap();
+    assert_eq!(devices["mark"], "fail");
+    assert_eq!(
+        devices["hint"],
+        "enroll one from the terminal: mfa-session enroll new"
+    );
+}
+
+#[test]
+fn doctor_measures_the_clock_against_aws() {
+    // AWS's clock 40 minutes behind ours: the Date header says so.
+    let aws_time = jiff::Timestamp::now() - jiff::SignedDuration::from_mins(40);
+    let date = aws_time.strftime("%a, %d %b %Y %H:%M:%S GMT").to_string();
+    let endpoint = FakeEndpoint::start(move |request, _| {
+        match request.action() {
+        "GetCallerIdentity" => Reply::Dated(
+            200,
+            "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><GetCallerIdentityResult>\
+             <Arn>arn:aws:iam::123456789012:user/alice</Arn><UserId>AIDAEXAMPLE</UserId><Account>123456789012</Account>\
+             </GetCallerIdentityResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></GetCallerIdentityResponse>"
+                .to_owned(),
+            date.clone(),
+        ),
+        _ => Reply::Answer(200, devices_answer(&["arn:aws:iam::123456789012:mfa/alice"])),
+    }
+    });
+    let sandbox = fake_sandbox(&endpoint.url);
+    let (run, checks) = doctor(&sandbox, &["work"]);
+    assert_eq!(run.code, Some(1));
+    run.keeps_secret(&FAKE_SECRETS);
+    let clock = checks.iter().find(|c| c["name"] == "clock").unwrap();
+    assert_eq!(clock["mark"], "fail");
+    let detail = clock["detail"].as_str().unwrap();
+    let ahead: i64 = detail.split(' ').next().unwrap().parse().unwrap();
+    assert!((2390..=2410).contains(&ahead), "{detail}");
+    assert!(detail.ends_with(" s ahead of AWS"));
+    assert!(
+        clock["hint"]
+            .as_str()
+            .unwrap()
+            .starts_with("this computer's clock is about 40 min ahead of AWS")
+    );
+    assert!(!endpoint.actions().contains(&"GetSessionToken".to_owned()));
+}
