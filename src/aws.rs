@@ -190,6 +190,26 @@ pub struct RoleRequest<'a> {
     pub mfa: Option<(&'a str, &'a MfaCode)>,
 }
 
+/// A virtual MFA device just created. Debug never shows the seed.
+pub struct NewDevice {
+    pub serial: String,
+    /// The Base32 secret: shown once, on the terminal only.
+    pub seed: String,
+    pub png: Vec<u8>,
+}
+
+impl std::fmt::Debug for NewDevice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "NewDevice({}, ****)", self.serial)
+    }
+}
+
+impl Drop for NewDevice {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.seed);
+    }
+}
+
 /// A role's session, and the ARN AWS gives the assumed role.
 #[derive(Clone, Debug)]
 pub struct RoleSession {
@@ -376,6 +396,111 @@ impl Aws {
             .and_then(|d| DateTime::from_str(&d, DateTimeFormat::HttpDate).ok())
             .map(|d| d.secs());
         Ok((output.arn().unwrap_or_default().to_owned(), server))
+    }
+
+    /// Creates a virtual MFA device named `name`: its serial, its Base32
+    /// seed and AWS's QR code picture (PNG).
+    pub fn create_virtual_mfa_device(&self, name: &str) -> Result<NewDevice> {
+        let output = self
+            .runtime
+            .block_on(
+                self.iam
+                    .create_virtual_mfa_device()
+                    .virtual_mfa_device_name(name)
+                    .send(),
+            )
+            .map_err(|e| {
+                let what = format!("could not create the virtual MFA device '{name}'");
+                let failure = self.explain(&what, &self.iam_name, &e);
+                let failure = match e.code() {
+                    Some("EntityAlreadyExists") => failure.hint(format!(
+                        "a device named '{name}' exists already, perhaps left unassigned by an earlier try; only an administrator (or a policy that allows iam:DeleteVirtualMFADevice) can delete it: choose another name with --name"
+                    )),
+                    Some("LimitExceeded") => failure.hint(
+                        "a user may have at most 8 MFA devices, and an account a limited number: remove one first",
+                    ),
+                    Some("AccessDenied") => failure.hint(
+                        "the user's policy must allow iam:CreateVirtualMFADevice without MFA: an administrator can attach the one from: mfa-session policy self-service",
+                    ),
+                    _ => failure,
+                };
+                anyhow::Error::from(failure)
+            })?;
+        let device = output.virtual_mfa_device();
+        let serial = device
+            .map(|d| d.serial_number().to_owned())
+            .unwrap_or_default();
+        let seed = device
+            .and_then(|d| d.base32_string_seed())
+            .map(|b| String::from_utf8_lossy(b.as_ref()).into_owned())
+            .unwrap_or_default();
+        let png = device
+            .and_then(|d| d.qr_code_png())
+            .map(|b| b.as_ref().to_vec())
+            .unwrap_or_default();
+        if serial.is_empty() || seed.is_empty() {
+            return Err(Failure::new(format!(
+                "could not create the virtual MFA device '{name}': {} answered without its serial or seed",
+                self.iam_name
+            ))
+            .into());
+        }
+        Ok(NewDevice { serial, seed, png })
+    }
+
+    /// Turns a new virtual device on for `user` with two consecutive codes.
+    pub fn enable_mfa_device(
+        &self,
+        user: &str,
+        serial: &str,
+        first: &MfaCode,
+        second: &MfaCode,
+    ) -> Result<()> {
+        self.runtime
+            .block_on(
+                self.iam
+                    .enable_mfa_device()
+                    .user_name(user)
+                    .serial_number(serial)
+                    .authentication_code1(first.as_str())
+                    .authentication_code2(second.as_str())
+                    .send(),
+            )
+            .map_err(|e| {
+                let what = format!("could not enable {serial} for user {user}");
+                let failure = self.explain(&what, &self.iam_name, &e);
+                let failure = match e.code() {
+                    Some("InvalidAuthenticationCode") => failure.hint(
+                        "enter two codes in a row as the app shows them (wait for a new one each time), and check that the phone's clock is right",
+                    ),
+                    Some("EntityAlreadyExists") => failure.hint(
+                        "the user has this device already, or it belongs to another user",
+                    ),
+                    Some("LimitExceeded") => failure.hint("a user may have at most 8 MFA devices: remove one first"),
+                    Some("AccessDenied") => failure.hint(
+                        "the user's policy must allow iam:EnableMFADevice without MFA: an administrator can attach the one from: mfa-session policy self-service",
+                    ),
+                    _ => failure,
+                };
+                anyhow::Error::from(failure)
+            })?;
+        Ok(())
+    }
+
+    /// Deletes a virtual device that was created but not enabled.
+    pub fn delete_virtual_mfa_device(&self, serial: &str) -> Result<()> {
+        self.runtime
+            .block_on(
+                self.iam
+                    .delete_virtual_mfa_device()
+                    .serial_number(serial)
+                    .send(),
+            )
+            .map_err(|e| {
+                let what = format!("could not delete {serial}");
+                anyhow::Error::from(self.explain(&what, &self.iam_name, &e))
+            })?;
+        Ok(())
     }
 
     /// Asks STS for a session signed off by the MFA device.

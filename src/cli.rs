@@ -76,6 +76,31 @@ pub enum Command {
     /// Check the profile, the environment, the clock, the key and the MFA
     /// devices, without sending an MFA code
     Doctor(DoctorArgs),
+    /// Set up a virtual MFA device for the profile's IAM user, from the
+    /// terminal: QR code, two codes, done
+    Enroll(EnrollArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EnrollArgs {
+    /// The profile with the IAM user's long-term key [default:
+    /// $AWS_DEFAULT_PROFILE or $AWS_PROFILE, else "default"]
+    #[arg(value_name = "PROFILE")]
+    pub profile: Option<String>,
+
+    /// The device's name [default: the user name, which older versions of
+    /// AWS's self-service policy require]
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+
+    /// Write AWS's QR code picture to this file (mode 0600) instead of
+    /// drawing it on the terminal; it holds the device's secret
+    #[arg(long, value_name = "FILE")]
+    pub qr_png: Option<std::path::PathBuf>,
+
+    /// The two consecutive codes from the app, instead of asking for them
+    #[arg(long, num_args = 2, value_names = ["CODE1", "CODE2"])]
+    pub codes: Option<Vec<String>>,
 }
 
 #[derive(Debug, Args)]

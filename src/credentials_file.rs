@@ -16,7 +16,7 @@ use anyhow::Result;
 use crate::error::Failure;
 use crate::error::io_reason;
 use crate::profile::ProfileFiles;
-use crate::profile::syntax::{self, FileKind, Header, RawLine, Section};
+use crate::profile::syntax::{self, FileKind, Header, Section, join, split_bom, whole};
 use crate::session::Session;
 
 /// The keys this tool writes, and removes when they are stale.
@@ -155,21 +155,6 @@ pub fn without_session(text: &str, section: &str, access_key_id: &str) -> Option
     }
     out.push_str(&join(&lines[target.end..]));
     Some(out)
-}
-
-fn split_bom(text: &str) -> (&str, &str) {
-    match text.strip_prefix('\u{feff}') {
-        Some(rest) => ("\u{feff}", rest),
-        None => ("", text),
-    }
-}
-
-fn whole(line: RawLine) -> String {
-    format!("{}{}", line.text, line.end)
-}
-
-fn join(lines: &[RawLine]) -> String {
-    lines.iter().map(|l| whole(*l)).collect()
 }
 
 /// The line indexes of the keys this tool owns in `section`, with their

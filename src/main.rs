@@ -45,6 +45,7 @@ fn main() -> ExitCode {
         Some(Command::Exec(args)) => cmd::exec::run(args),
         Some(Command::Policy(args)) => cmd::policy::run(args),
         Some(Command::Doctor(args)) => cmd::doctor::run(args),
+        Some(Command::Enroll(args)) => cmd::enroll::run(args),
     };
     match result {
         Ok(output) => print_output(&output),

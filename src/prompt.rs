@@ -62,15 +62,42 @@ fn open_terminal(missing: &str, instead: &str) -> Result<Terminal> {
 
 /// Asks for the MFA code with hidden input.
 pub fn read_code(serial: &str) -> Result<MfaCode> {
-    let Terminal {
-        output: mut tty, ..
-    } = open_terminal(
+    ask_code(
+        &format!("MFA code for {serial}: "),
         "no MFA code given",
         "pass the code as an argument: mfa-session 123456 [PROFILE], or --code 123456",
-    )?;
+    )
+}
+
+/// Whether there is a terminal to show things on and ask questions.
+pub fn has_terminal() -> bool {
+    open_terminal("", "").is_ok()
+}
+
+/// Writes `text` to the terminal (never to stdout or stderr, which may be
+/// files or pipes): what only the person at the terminal may see.
+pub fn show(text: &str) -> Result<()> {
+    let Terminal { mut output, .. } =
+        open_terminal("nothing can be shown", "run this in a terminal")?;
+    output
+        .write_all(text.as_bytes())
+        .and_then(|()| output.flush())
+        .map_err(|e| {
+            Failure::new(format!(
+                "cannot write to the terminal: {}",
+                crate::error::io_reason(&e)
+            ))
+            .into()
+        })
+}
+
+/// Asks for a 6-digit code with hidden input, with this prompt.
+pub fn ask_code(prompt: &str, missing: &str, instead: &str) -> Result<MfaCode> {
+    let Terminal {
+        output: mut tty, ..
+    } = open_terminal(missing, instead)?;
     let _guard = InterruptGuard::install();
     for attempt in 1..=ATTEMPTS {
-        let prompt = format!("MFA code for {serial}: ");
         let answer = match rpassword::prompt_password(prompt) {
             Ok(answer) => answer,
             Err(e) if e.kind() == io::ErrorKind::Interrupted || interrupted() => {

@@ -579,3 +579,83 @@ fn assume_role_with_a_wrong_code_under_direct() {
             .starts_with("the code was wrong or already used")
     );
 }
+
+// ---------------------------------------------------------------------------
+// Enrollment
+
+fn iam_error(code_: &str, message: &str) -> String {
+    format!(
+        "<ErrorResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\">\n\
+         <Error><Type>Sender</Type><Code>{code_}</Code><Message>{message}</Message></Error>\n\
+         <RequestId>9d0a1f8c-4b1e-4f0e-9f6e-2c1d3b4a5e6f</RequestId>\n</ErrorResponse>\n"
+    )
+}
+
+#[test]
+fn a_device_over_the_limit() {
+    let body = iam_error(
+        "LimitExceeded",
+        "Cannot exceed quota for MFADevicesPerUser: 8",
+    );
+    let rule = mock!(aws_sdk_iam::Client::create_virtual_mfa_device)
+        .then_http_response(move || response(409, &body));
+    let err = aws(&[], &[&rule])
+        .create_virtual_mfa_device("alice")
+        .unwrap_err();
+    let report = Report::new(&err);
+    assert_eq!(
+        report.line,
+        "could not create the virtual MFA device 'alice': LimitExceeded: Cannot exceed quota for MFADevicesPerUser: 8"
+    );
+    assert!(
+        report
+            .hint
+            .unwrap()
+            .starts_with("a user may have at most 8 MFA devices")
+    );
+}
+
+#[test]
+fn creating_without_permission_points_at_the_policy() {
+    let body = iam_error(
+        "AccessDenied",
+        "User: arn:aws:iam::123456789012:user/alice is not authorized to perform: iam:CreateVirtualMFADevice on resource: arn:aws:iam::123456789012:mfa/alice",
+    );
+    let rule = mock!(aws_sdk_iam::Client::create_virtual_mfa_device)
+        .then_http_response(move || response(403, &body));
+    let err = aws(&[], &[&rule])
+        .create_virtual_mfa_device("alice")
+        .unwrap_err();
+    assert!(
+        Report::new(&err)
+            .hint
+            .unwrap()
+            .ends_with("mfa-session policy self-service")
+    );
+}
+
+#[test]
+fn enabling_with_wrong_codes() {
+    let body = iam_error(
+        "InvalidAuthenticationCode",
+        "Authentication code for device is not valid.",
+    );
+    let rule = mock!(aws_sdk_iam::Client::enable_mfa_device)
+        .then_http_response(move || response(403, &body));
+    let second = MfaCode::parse("135790").unwrap();
+    let err = aws(&[], &[&rule])
+        .enable_mfa_device("alice", SERIAL, &code(), &second)
+        .unwrap_err();
+    let report = Report::new(&err);
+    assert_eq!(
+        report.line,
+        "could not enable arn:aws:iam::123456789012:mfa/alice for user alice: InvalidAuthenticationCode: Authentication code for device is not valid"
+    );
+    assert!(!report.line.contains("024680") && !report.line.contains("135790"));
+    assert!(
+        report
+            .hint
+            .unwrap()
+            .contains("check that the phone's clock is right")
+    );
+}

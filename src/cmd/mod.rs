@@ -4,6 +4,7 @@
 pub mod completions;
 pub mod credential_process;
 pub mod doctor;
+pub mod enroll;
 pub mod exec;
 pub mod forget;
 pub mod get;

@@ -73,6 +73,24 @@ pub fn split_lines(text: &str) -> Vec<RawLine<'_>> {
     lines
 }
 
+/// A leading byte order mark, and the text after it.
+pub fn split_bom(text: &str) -> (&str, &str) {
+    match text.strip_prefix('\u{feff}') {
+        Some(rest) => ("\u{feff}", rest),
+        None => ("", text),
+    }
+}
+
+/// A line with its terminator, as it was in the file.
+pub fn whole(line: RawLine) -> String {
+    format!("{}{}", line.text, line.end)
+}
+
+/// Lines with their terminators, as they were in the file.
+pub fn join(lines: &[RawLine]) -> String {
+    lines.iter().map(|l| whole(*l)).collect()
+}
+
 /// What a section header names.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Header {

@@ -221,3 +221,157 @@ fn doctor_measures_the_clock_against_aws() {
     );
     assert!(!endpoint.actions().contains(&"GetSessionToken".to_owned()));
 }
+
+mod qr {
+    include!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/common/qr.rs"));
+}
+
+#[test]
+fn enroll_from_the_terminal_then_a_session_with_one_request() {
+    let moto = need!(moto());
+    need!(tool("tmux"));
+    let user = moto.user(0);
+    let sandbox = Sandbox::with_user(moto, &user, "new");
+    sandbox.write(".aws/config", "# mine\n[profile new]\nregion = us-east-1\n");
+    let terminal = crate::prompt::Terminal::start_sized(&sandbox, &["enroll", "new"], 60);
+    let screen = terminal.wait_for_screen("first code from the app: ");
+    // The drawn code scans, and holds the secret shown beside it.
+    let uri = qr::decode(&screen).unwrap_or_else(|| panic!("no QR code on the screen:\n{screen}"));
+    let label = format!("{}@123456789012", user.name);
+    assert!(
+        uri.starts_with(&format!(
+            "otpauth://totp/Amazon%20Web%20Services:{label}?secret="
+        )),
+        "{uri}"
+    );
+    assert!(uri.ends_with("&issuer=Amazon%20Web%20Services"), "{uri}");
+    let secret = uri
+        .split("secret=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap();
+    assert!(
+        secret.len() >= 16
+            && secret
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || ('2'..='7').contains(&c))
+    );
+    let shown: String = screen
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("secret:"))
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    assert_eq!(shown, secret);
+    assert!(screen.contains(&format!("account: Amazon Web Services:{label}")));
+
+    terminal.keys(&["123456", "Enter"]);
+    terminal.wait_for_screen("next code, once the app shows a new one: ");
+    terminal.keys(&["123456", "Enter"]);
+    terminal.wait_for_screen("that is the same code");
+    terminal.keys(&["654321", "Enter"]);
+    let (code, stdout, stderr, _) = terminal.finish();
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout, "", "nothing on stdout");
+    assert!(!stderr.contains(secret), "the secret stays on the terminal");
+    let serial = format!("arn:aws:iam::123456789012:mfa/{}", user.name);
+    assert!(
+        stderr.contains(&format!("enabled {serial} for user {}", user.name)),
+        "{stderr}"
+    );
+    let config = std::fs::read_to_string(sandbox.path(".aws/config")).unwrap();
+    assert_eq!(
+        config,
+        format!("# mine\n[profile new]\nmfa_serial = {serial}\nregion = us-east-1\n")
+    );
+    let enable: Vec<Request> = moto
+        .requests_signed_by(&user.access_key_id)
+        .into_iter()
+        .filter(|r| r.action() == "EnableMFADevice")
+        .collect();
+    assert_eq!(enable.len(), 1);
+    assert_eq!(
+        enable[0]
+            .params
+            .get("AuthenticationCode1")
+            .map(String::as_str),
+        Some("123456")
+    );
+    assert_eq!(
+        enable[0]
+            .params
+            .get("AuthenticationCode2")
+            .map(String::as_str),
+        Some("654321")
+    );
+
+    // The first session: one request, with the new device.
+    let before = moto.requests_signed_by(&user.access_key_id).len();
+    sandbox.run(&["111111", "new"]).success();
+    let after = moto.requests_signed_by(&user.access_key_id);
+    assert_eq!(after.len() - before, 1, "one request");
+    assert_eq!(
+        after.last().unwrap().params.get("SerialNumber"),
+        Some(&serial)
+    );
+}
+
+#[test]
+fn enroll_without_a_terminal() {
+    let moto = need!(moto());
+    let user = moto.user(0);
+    let sandbox = Sandbox::with_user(moto, &user, "new");
+    // Refused before any request: the secret would have nowhere to go.
+    sandbox
+        .run(&["enroll", "new"])
+        .failure(1)
+        .stderr_has("enroll shows the new device's secret and asks for codes on the terminal, and there is none");
+    sandbox.run(&["enroll", "new", "--name", "a b"]).failure(2);
+    assert!(moto.requests_signed_by(&user.access_key_id).is_empty());
+
+    // With --qr-png and --codes it needs none.
+    let png = sandbox.path("qr.png");
+    let run = sandbox.run(&[
+        "enroll",
+        "new",
+        "--name",
+        "laptop",
+        "--qr-png",
+        png.to_str().unwrap(),
+        "--codes",
+        "123456",
+        "654321",
+    ]);
+    run.success()
+        .stderr_has("wrote the QR code of arn:aws:iam::123456789012:mfa/laptop to ");
+    assert_eq!(run.stdout, "");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&png).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let config = std::fs::read_to_string(sandbox.path(".aws/config")).unwrap();
+    assert_eq!(
+        config,
+        "[profile new]\nmfa_serial = arn:aws:iam::123456789012:mfa/laptop\n"
+    );
+
+    // The same name again: AWS says it exists; the hint says why and what to do.
+    let run = sandbox.run(&[
+        "enroll",
+        "new",
+        "--name",
+        "laptop",
+        "--qr-png",
+        png.to_str().unwrap(),
+        "--codes",
+        "123456",
+        "654321",
+    ]);
+    run.failure(1)
+        .stderr_has("could not create the virtual MFA device 'laptop': EntityAlreadyExists")
+        .stderr_has("perhaps left unassigned by an earlier try");
+}

@@ -9,7 +9,7 @@ use crate::need;
 use crate::support::*;
 
 /// A tmux server of its own, running one command in a detached session.
-struct Terminal {
+pub struct Terminal {
     socket: String,
     dir: PathBuf,
 }
@@ -21,7 +21,12 @@ fn quote(text: &str) -> String {
 impl Terminal {
     /// Runs the binary in a pseudo-terminal; stdout and stderr go to files and
     /// the exit code, then `stty -a` (to see the terminal was restored), after it.
-    fn start(sandbox: &Sandbox, args: &[&str]) -> Terminal {
+    pub fn start(sandbox: &Sandbox, args: &[&str]) -> Terminal {
+        Terminal::start_sized(sandbox, args, 40)
+    }
+
+    /// The same, in a terminal `rows` lines high.
+    pub fn start_sized(sandbox: &Sandbox, args: &[&str], rows: u32) -> Terminal {
         let dir = sandbox.path("tty");
         std::fs::create_dir_all(&dir).unwrap();
         let mut line = String::from("env -i");
@@ -50,7 +55,7 @@ impl Terminal {
                 "-x",
                 "160",
                 "-y",
-                "40",
+                &rows.to_string(),
             ])
             .arg(script)
             .env_remove("TMUX")
@@ -60,7 +65,7 @@ impl Terminal {
         Terminal { socket, dir }
     }
 
-    fn screen(&self) -> String {
+    pub fn screen(&self) -> String {
         let out = Command::new("tmux")
             .args(["-L", &self.socket, "capture-pane", "-p"])
             .output()
@@ -68,7 +73,7 @@ impl Terminal {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    fn wait_for_screen(&self, text: &str) -> String {
+    pub fn wait_for_screen(&self, text: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let screen = self.screen();
@@ -83,7 +88,7 @@ impl Terminal {
         }
     }
 
-    fn keys(&self, keys: &[&str]) {
+    pub fn keys(&self, keys: &[&str]) {
         let status = Command::new("tmux")
             .args(["-L", &self.socket, "send-keys"])
             .args(keys)
@@ -93,7 +98,7 @@ impl Terminal {
     }
 
     /// Waits for the binary to end: (exit code, stdout, stderr, stty -a).
-    fn finish(&self) -> (i32, String, String, String) {
+    pub fn finish(&self) -> (i32, String, String, String) {
         let rc = self.dir.join("rc");
         let deadline = Instant::now() + Duration::from_secs(30);
         while !rc.exists() {

@@ -1,0 +1,229 @@
+//! `mfa-session enroll [PROFILE]`: a new user's virtual MFA device, set up
+//! from the terminal with the profile's long-term key, which the Force-MFA
+//! policies allow to do exactly this without MFA.
+//!
+//! Create the device (named after the user by default), show it on the
+//! terminal (QR code, account, secret), ask for two consecutive codes,
+//! enable it, then write `mfa_serial` into the profile and remember it. The
+//! secret is shown only on the terminal: never on stdout or stderr, never in
+//! a file unless `--qr-png` asks, never in an error.
+
+use anyhow::Result;
+
+use crate::aws::{Aws, Connection, user_name_from_arn};
+use crate::cache::{Owner, RememberedDevice, SessionCache};
+use crate::cli::{EnrollArgs, SessionArgs};
+use crate::error::Failure;
+use crate::input::MfaCode;
+use crate::profile::{ProfileFiles, ProfileSet};
+
+pub fn run(args: &EnrollArgs) -> Result<String> {
+    // Everything that can be checked is checked before the first request.
+    let session_args = SessionArgs {
+        profile: args.profile.clone(),
+        ..Default::default()
+    };
+    let profile = crate::plan::request(&[], &session_args)?.profile;
+    if let Some(name) = &args.name {
+        crate::enroll::check_device_name(name)
+            .map_err(|e| Failure::usage(format!("--name: {e}")))?;
+    }
+    let codes = match &args.codes {
+        Some(codes) => Some(
+            codes
+                .iter()
+                .map(|c| MfaCode::parse(c))
+                .collect::<Result<Vec<_>>>()?,
+        ),
+        None => None,
+    };
+    let terminal = crate::prompt::has_terminal();
+    if !terminal && (args.qr_png.is_none() || codes.is_none()) {
+        return Err(Failure::new(
+            "enroll shows the new device's secret and asks for codes on the terminal, and there is none",
+        )
+        .hint("run it in a terminal, or write the QR code to a file and give the codes: --qr-png FILE --codes CODE1 CODE2")
+        .into());
+    }
+    let files = ProfileFiles::locate()?;
+    let set = ProfileSet::load(&files)?;
+    let chain = crate::chain::resolve(&set, &profile)?;
+    let root = &chain.root.name;
+    let connection = Connection::resolve(&chain.root)?;
+    let aws = Aws::connect(root, (&chain.key).into(), &connection)?;
+
+    let (arn, _) = aws.caller_identity()?;
+    let Some(user) = user_name_from_arn(&arn).map(str::to_owned) else {
+        return Err(Failure::new(format!(
+            "profile '{root}' does not belong to an IAM user (caller is {})",
+            arn.escape_debug()
+        ))
+        .hint("enroll sets up an MFA device for an IAM user: name the profile with the user's access key")
+        .into());
+    };
+    let account = arn.split(':').nth(4).unwrap_or_default().to_owned();
+    let name = args.name.clone().unwrap_or_else(|| user.clone());
+    crate::enroll::check_device_name(&name).map_err(|e| {
+        Failure::new(format!("the user name cannot be the device's name: {e}"))
+            .hint("choose one with --name")
+    })?;
+
+    let device = aws.create_virtual_mfa_device(&name)?;
+    let shown = show(args, &device, &format!("{name}@{account}"), terminal);
+    let enabled = shown.and_then(|()| {
+        let (first, second) = match codes {
+            Some(mut codes) => {
+                let second = codes.pop().expect("two codes");
+                (codes.pop().expect("two codes"), second)
+            }
+            None => ask_codes()?,
+        };
+        if first == second {
+            return Err(Failure::usage(
+                "the two codes are the same: the second must be the next one the app shows",
+            )
+            .into());
+        }
+        aws.enable_mfa_device(&user, &device.serial, &first, &second)
+    });
+    if let Err(err) = enabled {
+        let serial = &device.serial;
+        return Err(left_behind(
+            serial,
+            err,
+            aws.delete_virtual_mfa_device(serial),
+        ));
+    }
+
+    // Enabled: the profile names it from now on, and the cache knows it.
+    let written = crate::config_file::set_value(&files.config, root, "mfa_serial", &device.serial);
+    let owner = Owner {
+        profile: root.clone(),
+        access_key_id: chain.key.access_key_id.clone(),
+        endpoint: connection.sts_endpoint.clone().unwrap_or_default(),
+    };
+    if let Ok(cache) = SessionCache::locate() {
+        let remembered = RememberedDevice {
+            serial: device.serial.clone(),
+            user_name: Some(user.clone()),
+        };
+        let _ = cache.remember_device(&owner, &remembered);
+    }
+    crate::say(&format!("enabled {} for user {user}", device.serial));
+    match written {
+        Ok(path) => crate::say(&format!(
+            "wrote mfa_serial = {} into profile '{root}' in {}",
+            device.serial,
+            path.display()
+        )),
+        Err(err) => crate::say(&format!("warning: {err:#}")),
+    }
+    crate::say(&format!(
+        "get your first session with the next code (AWS refuses a code used twice): eval \"$(mfa-session {})\"",
+        crate::shell::command_word(&profile)
+    ));
+    Ok(String::new())
+}
+
+/// The new device on the terminal, and/or AWS's picture in a file.
+fn show(
+    args: &EnrollArgs,
+    device: &crate::aws::NewDevice,
+    label: &str,
+    terminal: bool,
+) -> Result<()> {
+    if let Some(path) = &args.qr_png {
+        crate::secret_file::replace(path, &device.png).map_err(|e| {
+            anyhow::Error::from(Failure::new(format!(
+                "cannot write {}: {}",
+                path.display(),
+                crate::error::io_reason(&e)
+            )))
+        })?;
+        crate::say(&format!(
+            "wrote the QR code of {} to {} (it holds the device's secret: delete it once scanned)",
+            device.serial,
+            path.display()
+        ));
+    }
+    if terminal {
+        crate::prompt::show(&crate::enroll::screen(&device.seed, label)?)?;
+    }
+    Ok(())
+}
+
+fn ask_codes() -> Result<(MfaCode, MfaCode)> {
+    let ask = |prompt: &str| {
+        crate::prompt::ask_code(
+            prompt,
+            "no codes given",
+            "give them with --codes CODE1 CODE2",
+        )
+    };
+    let first = ask("first code from the app: ")?;
+    for _ in 0..3 {
+        let second = ask("next code, once the app shows a new one: ")?;
+        if second != first {
+            return Ok((first, second));
+        }
+        crate::prompt::show("that is the same code: wait for the app to show the next one\n")?;
+    }
+    Err(Failure::new("the second code was the same as the first three times").into())
+}
+
+/// What a failed enrollment leaves behind: the device is deleted again when
+/// the policy allows it, and the error says which happened.
+fn left_behind(serial: &str, err: anyhow::Error, deleted: Result<()>) -> anyhow::Error {
+    let report = crate::error::Report::new(&err);
+    let cleanup = match deleted {
+        Ok(()) => "the new device was deleted again, so enroll can simply be run again".to_owned(),
+        Err(_) => format!(
+            "the new device {serial} is left behind, unassigned, and could not be deleted: an administrator can delete it (aws iam delete-virtual-mfa-device --serial-number {serial}), or run enroll again with --name OTHER"
+        ),
+    };
+    let hint = match report.hint {
+        Some(hint) => format!("{hint}; {cleanup}"),
+        None => cleanup,
+    };
+    Failure::with_exit(report.line, report.exit)
+        .hint(hint)
+        .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SERIAL: &str = "arn:aws:iam::1:mfa/alice";
+
+    fn wrong_codes() -> anyhow::Error {
+        Failure::new("could not enable arn:aws:iam::1:mfa/alice for user alice: InvalidAuthenticationCode: Authentication code for device is not valid")
+            .hint("enter two codes in a row")
+            .into()
+    }
+
+    #[test]
+    fn a_failed_enrollment_says_what_is_left() {
+        let report = crate::error::Report::new(&left_behind(SERIAL, wrong_codes(), Ok(())));
+        assert!(
+            report.line.ends_with(
+                "InvalidAuthenticationCode: Authentication code for device is not valid"
+            )
+        );
+        assert_eq!(
+            report.hint.as_deref(),
+            Some(
+                "enter two codes in a row; the new device was deleted again, so enroll can simply be run again"
+            )
+        );
+        let denied = Err(anyhow::anyhow!("AccessDenied"));
+        let report = crate::error::Report::new(&left_behind(SERIAL, wrong_codes(), denied));
+        assert!(report.hint.unwrap().contains(
+            "the new device arn:aws:iam::1:mfa/alice is left behind, unassigned, and could not be deleted: an administrator can delete it (aws iam delete-virtual-mfa-device --serial-number arn:aws:iam::1:mfa/alice)"
+        ));
+        // Ctrl-C at a code prompt keeps its exit code.
+        let report =
+            crate::error::Report::new(&left_behind(SERIAL, Failure::interrupted().into(), Ok(())));
+        assert_eq!(report.exit, crate::error::Exit::Interrupted);
+    }
+}
