@@ -3,8 +3,9 @@
 //! real binary printed (a session from moto, `--clear`) or fails, and the
 //! variables are read back with `set`.
 //!
-//! Known differences between Wine's cmd and Windows' that shaped the batch
-//! file: Wine ends the whole batch file on `for ... do if COND (... & exit
+//! Known differences between Wine's cmd and Windows': Wine reads a batch file
+//! in its own code page whatever `chcp` says (non-ASCII values are not
+//! compared byte for byte). And these shaped the batch file: Wine ends the whole batch file on `for ... do if COND (... & exit
 //! /b)` when COND is false (so `goto` is used), and runs the text of a
 //! `for /f` line as one command name (so the line is split and given to
 //! `set`).
@@ -118,4 +119,63 @@ fn the_cmd_function_applies_only_a_successful_session() {
     let after = &lines[3 + expected.len()..];
     // Nothing is left of the session after --clear (`set` prints nothing).
     assert_eq!(after, ["marker: gone", "clear: status=0"], "{out}");
+}
+
+/// Issue 12.1: the hostile table through the cmd renderer and Wine's cmd.
+/// What the renderer prints, cmd sets, byte for byte, read back with `set`;
+/// what cmd cannot carry, the renderer refuses (it never prints a line that
+/// would set something else).
+#[test]
+fn hostile_values_through_wines_cmd() {
+    let wine = need!(wine());
+    let dir = tempfile::tempdir().unwrap();
+    let mut script = vec!["@echo off".to_owned(), "chcp 65001 >nul".to_owned()];
+    let mut expected = Vec::new();
+    let mut refused = Vec::new();
+    for (i, value) in crate::shells::HOSTILE.iter().enumerate() {
+        let name: &'static str = Box::leak(format!("MFA_H{i:02}").into_boxed_str());
+        let mut one = mfa_session::shell::Script::new();
+        one.set(name, *value);
+        match one.render(mfa_session::shell::Shell::Cmd) {
+            Ok(line) => {
+                script.push(line.trim_end_matches('\n').to_owned());
+                script.push(format!("set {name}"));
+                expected.push(format!("{name}={value}"));
+            }
+            Err(_) => refused.push(*value),
+        }
+    }
+    // Refused: exactly the values with a character cmd would act on inside
+    // a quoted `set` (%, !, "), or that ends a line (CR, LF), or a control
+    // character.
+    for value in crate::shells::HOSTILE {
+        let dangerous = value
+            .chars()
+            .any(|c| matches!(c, '%' | '!' | '"') || c.is_control());
+        assert_eq!(refused.contains(value), dangerous, "{value:?}");
+    }
+    let lines: Vec<&str> = script.iter().map(String::as_str).collect();
+    let out = wine_cmd(&wine, dir.path(), &lines);
+    let got: Vec<&str> = out.lines().filter(|l| l.starts_with("MFA_H")).collect();
+    // An empty value unsets the variable in cmd (as on Windows): `set`
+    // then prints nothing for it. Session values are never empty.
+    expected.retain(|line| !line.ends_with('='));
+    // Wine's cmd reads the batch file in its own code page whatever `chcp`
+    // says, so non-ASCII values come back changed; Windows' cmd after
+    // `chcp 65001` reads UTF-8. Session values are ASCII; these are only
+    // checked to set the variable and nothing else.
+    assert_eq!(got.len(), expected.len(), "{out}");
+    let mut compared = 0;
+    for (got, want) in got.iter().zip(&expected) {
+        let name = want.split('=').next().unwrap();
+        assert!(got.starts_with(&format!("{name}=")), "{got:?} for {want:?}");
+        if want.is_ascii() {
+            assert_eq!(got, want);
+            compared += 1;
+        }
+    }
+    assert!(
+        compared >= 18,
+        "most values compared byte for byte: {compared}"
+    );
 }

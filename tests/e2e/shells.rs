@@ -12,7 +12,7 @@ use crate::need;
 use crate::support::*;
 
 /// Values a quoting rule gets wrong first.
-const HOSTILE: &[&str] = &[
+pub const HOSTILE: &[&str] = &[
     "",
     "'",
     "''",
@@ -51,13 +51,13 @@ const HOSTILE: &[&str] = &[
 ];
 
 /// Names for test variables (the renderer takes static names).
-fn names(count: usize) -> Vec<&'static str> {
+pub fn names(count: usize) -> Vec<&'static str> {
     (0..count)
         .map(|i| &*Box::leak(format!("MFA_T{i}").into_boxed_str()))
         .collect()
 }
 
-fn script_of(values: &[&str], names: &[&'static str]) -> Script {
+pub fn script_of(values: &[&str], names: &[&'static str]) -> Script {
     let mut script = Script::new();
     for (name, value) in names.iter().zip(values) {
         script.set(name, *value);
