@@ -60,13 +60,16 @@ print("|---|---:|---:|---:|---:|---:|")
 for r in rows:
     base = ours.get(r["job"])
     ratio = "1x" if r is base or base is None else f"{r['median'] / base['median']:.0f}x slower"
+    if r["id"].startswith("floor-"):
+        ratio = "floor"
     print(f"| {r['label']} | {ms(r['median'])} | {ms(r['min'])}-{ms(r['max'])} | {ratio} | "
           f"{r['mib']:.1f} MiB | {r['requests']} |")
 print()
 print(f"Release binary: {size / 1e6:.2f} MB ({size} bytes).")
 print()
 
-peers = [r for r in rows if not r["id"].startswith("ms-")]
+peers = [r for r in rows if not r["id"].startswith(("ms-", "floor-"))]
+floor = {r["job"]: r for r in rows if r["id"].startswith("floor-")}
 fastest_full = min((r for r in peers if r["job"] == "full"), key=lambda r: r["median"])
 fastest_known = min((r for r in peers if r["job"] == "known"), key=lambda r: r["median"])
 targets = [
@@ -78,6 +81,15 @@ targets = [
      fastest_known["median"] >= 20 * ours["known"]["median"]),
     ("cached session under 3 ms median", f"{ms(ours['cached']['median'])} ms", ours["cached"]["median"] < 3),
     ("--clear under 2 ms median", f"{ms(ours['clear']['median'])} ms", ours["clear"]["median"] < 2),
+    ("known device: at most 2x the floor (one request over a plain socket)",
+     f"{ours['known']['median'] / floor['floor']['median']:.1f}x ({ms(floor['floor']['median'])} ms)",
+     ours["known"]["median"] <= 2 * floor["floor"]["median"]),
+    ("cached session: at most 2x a process that does nothing",
+     f"{ours['cached']['median'] / floor['true']['median']:.1f}x ({ms(floor['true']['median'])} ms)",
+     ours["cached"]["median"] <= 2 * floor["true"]["median"]),
+    ("--clear: at most 2x a process that does nothing",
+     f"{ours['clear']['median'] / floor['true']['median']:.1f}x",
+     ours["clear"]["median"] <= 2 * floor["true"]["median"]),
     ("release binary at most 6 MB", f"{size / 1e6:.2f} MB", size <= 6_000_000),
     ("peak memory at most 12 MB", f"{max(r['mib'] for r in ours.values()):.1f} MiB",
      max(r["mib"] for r in ours.values()) * 1.048576 <= 12),

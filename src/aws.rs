@@ -252,6 +252,9 @@ impl Aws {
             .timeout_config(timeouts.clone())
             .retry_config(retries.clone());
         sts.set_endpoint_url(connection.sts_endpoint.clone());
+        if is_plain_http(connection.sts_endpoint.as_deref()) {
+            sts.set_http_client(Some(plain_http_client()));
+        }
         let mut iam = aws_sdk_iam::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(region)
@@ -259,6 +262,9 @@ impl Aws {
             .timeout_config(timeouts)
             .retry_config(retries);
         iam.set_endpoint_url(connection.iam_endpoint.clone());
+        if is_plain_http(connection.iam_endpoint.as_deref()) {
+            iam.set_http_client(Some(plain_http_client()));
+        }
         let (sts, iam) = (sts.build(), iam.build());
         Ok(Aws {
             runtime,
@@ -753,6 +759,24 @@ impl Aws {
             _ => return None,
         })
     }
+}
+
+/// Whether an endpoint is plain `http://` (a local endpoint, a proxy).
+fn is_plain_http(endpoint: Option<&str>) -> bool {
+    endpoint.is_some_and(|url| {
+        url.get(..7)
+            .is_some_and(|scheme| scheme.eq_ignore_ascii_case("http://"))
+    })
+}
+
+/// An HTTP client without TLS. The SDK's default client builds its TLS
+/// configuration, and so reads every certificate of the system's trust store
+/// (some 5 ms), before it sends anything, even to an `http://` endpoint;
+/// this one is used when no TLS connection can be made. For `https://` the
+/// default client stays, and the trust store is read once, when the first
+/// TLS connection is made.
+fn plain_http_client() -> aws_sdk_sts::config::SharedHttpClient {
+    aws_smithy_http_client::Builder::new().build_http()
 }
 
 /// Keeps the Date header of an answer.

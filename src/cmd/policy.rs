@@ -1,8 +1,10 @@
 //! `mfa-session policy force-mfa|self-service`: the seeds' two IAM policies,
 //! shipped in the binary, for an administrator to attach:
 //!
-//!     mfa-session policy self-service | aws iam create-policy \
-//!         --policy-name ForceMFA --policy-document file:///dev/stdin
+//! ```text
+//! mfa-session policy self-service | aws iam create-policy \
+//!     --policy-name ForceMFA --policy-document file:///dev/stdin
+//! ```
 //!
 //! Both deny everything but setting up MFA (and GetSessionToken) until the
 //! caller signed in with MFA, so a new user can enroll a device from the

@@ -4,6 +4,7 @@
 mod cmd;
 mod core;
 mod faults;
+mod floor;
 mod journey;
 mod powershell;
 mod profiles;
