@@ -32,27 +32,9 @@ pub fn set_value(path: &Path, profile: &str, key: &str, value: &str) -> Result<P
 /// end. Pure, so that it can be tested byte for byte.
 pub fn with_value(text: &str, profile: &str, key: &str, value: &str) -> Result<String, String> {
     let (bom, text) = split_bom(text);
-    let document = syntax::parse(text, FileKind::Config)
-        .map_err(|e| format!("line {}: {}", e.line, e.reason))?;
-    if let Some(disputed) = document.sections.iter().find(
-        |s| matches!(&s.header, Header::Disputed { name, services: false, .. } if name == profile),
-    ) {
-        return Err(format!(
-            "[{}] on line {} names it to only one of the AWS CLI and the AWS SDKs",
-            disputed.raw,
-            disputed.line + 1
-        ));
-    }
+    let document = syntax::parse_for_edit(text, FileKind::Config, profile)?;
     let lines = &document.lines;
-    let newline = if text.contains("\r\n") {
-        "\r\n"
-    } else {
-        lines
-            .iter()
-            .map(|l| l.end)
-            .find(|e| !e.is_empty())
-            .unwrap_or("\n")
-    };
+    let newline = syntax::newline_of(text, lines);
     // The section the reader uses: [profile default] over [default].
     let sections: Vec<_> = document.profile_sections(profile).collect();
     let target = sections
@@ -60,20 +42,19 @@ pub fn with_value(text: &str, profile: &str, key: &str, value: &str) -> Result<S
         .find(|s| matches!(s.header, Header::Profile { prefixed: true, .. }))
         .or(sections.first());
     let Some(target) = target else {
-        let mut out = format!("{bom}{text}");
-        if !text.is_empty() {
-            if lines.last().is_some_and(|l| l.end.is_empty()) {
-                out.push_str(newline);
-            }
-            out.push_str(newline);
-        }
         let header = if profile == "default" {
             "default".to_owned()
         } else {
             format!("profile {}", syntax::quote_name(profile))
         };
-        out.push_str(&format!("[{header}]{newline}{key} = {value}{newline}"));
-        return Ok(out);
+        return Ok(syntax::with_new_section(
+            bom,
+            text,
+            lines,
+            newline,
+            &header,
+            &[(key, value)],
+        ));
     };
     let mut out = String::with_capacity(text.len() + 80);
     out.push_str(bom);

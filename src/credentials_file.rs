@@ -16,7 +16,7 @@ use anyhow::Result;
 use crate::error::Failure;
 use crate::error::io_reason;
 use crate::profile::ProfileFiles;
-use crate::profile::syntax::{self, FileKind, Header, Section, join, split_bom, whole};
+use crate::profile::syntax::{self, FileKind, Section, join, split_bom, whole};
 use crate::session::Session;
 
 /// The keys this tool writes, and removes when they are stale.
@@ -177,43 +177,15 @@ pub fn with_section(
     values: &[(&str, String)],
 ) -> Result<String, String> {
     let (bom, text) = split_bom(text);
-    let document = syntax::parse(text, FileKind::Credentials)
-        .map_err(|e| format!("line {}: {}", e.line, e.reason))?;
-    if let Some(disputed) = document
-        .sections
-        .iter()
-        .find(|s| matches!(&s.header, Header::Disputed { name, .. } if name == section))
-    {
-        return Err(format!(
-            "[{}] on line {} names it to only one of the AWS CLI and the AWS SDKs",
-            disputed.raw,
-            disputed.line + 1
-        ));
-    }
+    let document = syntax::parse_for_edit(text, FileKind::Credentials, section)?;
     let lines = &document.lines;
     // New lines end as the file's lines do: CRLF if any line does.
-    let newline = if text.contains("\r\n") {
-        "\r\n"
-    } else {
-        lines
-            .iter()
-            .map(|l| l.end)
-            .find(|e| !e.is_empty())
-            .unwrap_or("\n")
-    };
+    let newline = syntax::newline_of(text, lines);
     let Some(target) = document.profile_sections(section).next() else {
-        let mut out = format!("{bom}{text}");
-        if !text.is_empty() {
-            if lines.last().is_some_and(|l| l.end.is_empty()) {
-                out.push_str(newline);
-            }
-            out.push_str(newline);
-        }
-        out.push_str(&format!("[{section}]{newline}"));
-        for (key, value) in values {
-            out.push_str(&format!("{key} = {value}{newline}"));
-        }
-        return Ok(out);
+        let pairs: Vec<(&str, &str)> = values.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        return Ok(syntax::with_new_section(
+            bom, text, lines, newline, section, &pairs,
+        ));
     };
     let has = |k: &str| target.properties.iter().any(|p| p.key == k);
     if has("aws_access_key_id") && !has("aws_session_token") && !has("aws_security_token") {

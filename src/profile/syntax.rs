@@ -91,6 +91,65 @@ pub fn join(lines: &[RawLine]) -> String {
     lines.iter().map(|l| whole(*l)).collect()
 }
 
+/// A file parsed for editing profile `name`: refused (with the reason) when
+/// the reader would refuse the file or a header names the profile to only
+/// one of the AWS CLI and the SDKs.
+pub fn parse_for_edit<'a>(
+    text: &'a str,
+    kind: FileKind,
+    name: &str,
+) -> Result<Document<'a>, String> {
+    let document = parse(text, kind).map_err(|e| format!("line {}: {}", e.line, e.reason))?;
+    let disputed = document.sections.iter().find(
+        |s| matches!(&s.header, Header::Disputed { name: n, services: false, .. } if n == name),
+    );
+    if let Some(section) = disputed {
+        return Err(format!(
+            "[{}] on line {} names it to only one of the AWS CLI and the AWS SDKs",
+            section.raw,
+            section.line + 1
+        ));
+    }
+    Ok(document)
+}
+
+/// How new lines end: CRLF if any line of the file does, else as the
+/// file's first line ends, else LF.
+pub fn newline_of<'a>(text: &str, lines: &[RawLine<'a>]) -> &'a str {
+    if text.contains("\r\n") {
+        return "\r\n";
+    }
+    lines
+        .iter()
+        .map(|l| l.end)
+        .find(|e| !e.is_empty())
+        .unwrap_or("\n")
+}
+
+/// `text` with a new section `[header]` of `pairs` at the end, after a
+/// blank line.
+pub fn with_new_section(
+    bom: &str,
+    text: &str,
+    lines: &[RawLine],
+    newline: &str,
+    header: &str,
+    pairs: &[(&str, &str)],
+) -> String {
+    let mut out = format!("{bom}{text}");
+    if !text.is_empty() {
+        if lines.last().is_some_and(|l| l.end.is_empty()) {
+            out.push_str(newline);
+        }
+        out.push_str(newline);
+    }
+    out.push_str(&format!("[{header}]{newline}"));
+    for (key, value) in pairs {
+        out.push_str(&format!("{key} = {value}{newline}"));
+    }
+    out
+}
+
 /// What a section header names.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Header {
