@@ -21,7 +21,6 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
-use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -64,12 +63,39 @@ struct SessionFile {
     owner: Owner,
     serial: String,
     user_name: Option<String>,
+    #[serde(flatten)]
+    session: StoredSession,
+    #[serde(default)]
+    requested_seconds: Option<u64>,
+}
+
+/// A session's credentials as the cache files hold them.
+#[derive(Serialize, Deserialize)]
+struct StoredSession {
     access_key_id_session: String,
     secret_access_key: String,
     session_token: String,
     expiration: String,
-    #[serde(default)]
-    requested_seconds: Option<u64>,
+}
+
+impl StoredSession {
+    fn of(session: &Session) -> StoredSession {
+        StoredSession {
+            access_key_id_session: session.access_key_id.clone(),
+            secret_access_key: session.secret_access_key.clone(),
+            session_token: session.session_token.clone(),
+            expiration: session.expiration_rfc3339(),
+        }
+    }
+
+    fn into_session(self) -> Option<Session> {
+        Some(Session {
+            expiration: self.expiration.parse().ok()?,
+            access_key_id: self.access_key_id_session,
+            secret_access_key: self.secret_access_key,
+            session_token: self.session_token,
+        })
+    }
 }
 
 /// A section of the credentials file that `--write-profile` filled, so that
@@ -131,10 +157,8 @@ struct RoleFile {
     root_profile: String,
     owner: RoleOwner,
     assumed_role_arn: String,
-    access_key_id_session: String,
-    secret_access_key: String,
-    session_token: String,
-    expiration: String,
+    #[serde(flatten)]
+    session: StoredSession,
     requested_seconds: Option<u64>,
 }
 
@@ -282,10 +306,7 @@ impl SessionCache {
             owner: cached.owner.clone(),
             serial: cached.serial.clone(),
             user_name: cached.user_name.clone(),
-            access_key_id_session: cached.session.access_key_id.clone(),
-            secret_access_key: cached.session.secret_access_key.clone(),
-            session_token: cached.session.session_token.clone(),
-            expiration: cached.session.expiration_rfc3339(),
+            session: StoredSession::of(&cached.session),
             requested_seconds: cached.requested_seconds,
         };
         self.write_json(&self.session_path(&cached.owner, &cached.serial), &file)
@@ -365,10 +386,7 @@ impl SessionCache {
             root_profile: cached.owner.root.profile.clone(),
             owner: cached.owner.clone(),
             assumed_role_arn: cached.assumed_role_arn.clone(),
-            access_key_id_session: cached.session.access_key_id.clone(),
-            secret_access_key: cached.session.secret_access_key.clone(),
-            session_token: cached.session.session_token.clone(),
-            expiration: cached.session.expiration_rfc3339(),
+            session: StoredSession::of(&cached.session),
             requested_seconds: cached.requested_seconds,
         };
         self.write_json(&self.role_path(&cached.owner), &file)
@@ -515,17 +533,11 @@ impl SessionFile {
         if self.format != FORMAT {
             return None;
         }
-        let expiration: Timestamp = self.expiration.parse().ok()?;
         Some(CachedSession {
             owner: self.owner,
             serial: self.serial,
             user_name: self.user_name,
-            session: Session {
-                access_key_id: self.access_key_id_session,
-                secret_access_key: self.secret_access_key,
-                session_token: self.session_token,
-                expiration,
-            },
+            session: self.session.into_session()?,
             requested_seconds: self.requested_seconds,
         })
     }
@@ -536,12 +548,11 @@ impl RoleFile {
         if self.format != FORMAT {
             return None;
         }
-        let expiration: Timestamp = self.expiration.parse().ok()?;
         let printable = [
             &self.owner.profile,
             &self.owner.root.profile,
             &self.assumed_role_arn,
-            &self.access_key_id_session,
+            &self.session.access_key_id_session,
         ]
         .into_iter()
         .all(|t| plain_text(t));
@@ -551,12 +562,7 @@ impl RoleFile {
         Some(CachedRole {
             owner: self.owner,
             assumed_role_arn: self.assumed_role_arn,
-            session: Session {
-                access_key_id: self.access_key_id_session,
-                secret_access_key: self.secret_access_key,
-                session_token: self.session_token,
-                expiration,
-            },
+            session: self.session.into_session()?,
             requested_seconds: self.requested_seconds,
         })
     }

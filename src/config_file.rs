@@ -66,13 +66,7 @@ pub fn with_value(text: &str, profile: &str, key: &str, value: &str) -> Result<S
         }
         None => {
             out.push_str(&join(&lines[..target.line]));
-            let header = lines[target.line];
-            out.push_str(header.text);
-            out.push_str(if header.end.is_empty() {
-                newline
-            } else {
-                header.end
-            });
+            out.push_str(&syntax::ended(lines[target.line], newline));
             out.push_str(&format!("{key} = {value}{newline}"));
             out.push_str(&join(&lines[target.line + 1..]));
         }

@@ -195,13 +195,7 @@ pub fn with_section(
     let mut out = String::with_capacity(text.len() + 512);
     out.push_str(bom);
     out.push_str(&join(&lines[..target.line]));
-    let header = lines[target.line];
-    out.push_str(header.text);
-    out.push_str(if header.end.is_empty() {
-        newline
-    } else {
-        header.end
-    });
+    out.push_str(&syntax::ended(lines[target.line], newline));
     // Keys that are not in the section yet go right after the header.
     for (key, value) in values {
         if !has(key) {

@@ -584,25 +584,30 @@ fn assume_role_with_a_wrong_code_under_direct() {
 // Enrollment
 
 fn iam_error(code_: &str, message: &str) -> String {
-    format!(
-        "<ErrorResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\">\n\
-         <Error><Type>Sender</Type><Code>{code_}</Code><Message>{message}</Message></Error>\n\
-         <RequestId>9d0a1f8c-4b1e-4f0e-9f6e-2c1d3b4a5e6f</RequestId>\n</ErrorResponse>\n"
+    error_body(code_, message).replace(
+        "sts.amazonaws.com/doc/2011-06-15",
+        "iam.amazonaws.com/doc/2010-05-08",
     )
+}
+
+/// What CreateVirtualMFADevice reports when IAM answers with this error.
+fn create_failure(status: u16, code_: &str, message: &str) -> Report {
+    let body = iam_error(code_, message);
+    let rule = mock!(aws_sdk_iam::Client::create_virtual_mfa_device)
+        .then_http_response(move || response(status, &body));
+    let err = aws(&[], &[&rule])
+        .create_virtual_mfa_device("alice")
+        .unwrap_err();
+    Report::new(&err)
 }
 
 #[test]
 fn a_device_over_the_limit() {
-    let body = iam_error(
+    let report = create_failure(
+        409,
         "LimitExceeded",
         "Cannot exceed quota for MFADevicesPerUser: 8",
     );
-    let rule = mock!(aws_sdk_iam::Client::create_virtual_mfa_device)
-        .then_http_response(move || response(409, &body));
-    let err = aws(&[], &[&rule])
-        .create_virtual_mfa_device("alice")
-        .unwrap_err();
-    let report = Report::new(&err);
     assert_eq!(
         report.line,
         "could not create the virtual MFA device 'alice': LimitExceeded: Cannot exceed quota for MFADevicesPerUser: 8"
@@ -617,17 +622,13 @@ fn a_device_over_the_limit() {
 
 #[test]
 fn creating_without_permission_points_at_the_policy() {
-    let body = iam_error(
+    let report = create_failure(
+        403,
         "AccessDenied",
         "User: arn:aws:iam::123456789012:user/alice is not authorized to perform: iam:CreateVirtualMFADevice on resource: arn:aws:iam::123456789012:mfa/alice",
     );
-    let rule = mock!(aws_sdk_iam::Client::create_virtual_mfa_device)
-        .then_http_response(move || response(403, &body));
-    let err = aws(&[], &[&rule])
-        .create_virtual_mfa_device("alice")
-        .unwrap_err();
     assert!(
-        Report::new(&err)
+        report
             .hint
             .unwrap()
             .ends_with("mfa-session policy self-service")

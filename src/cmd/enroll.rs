@@ -69,7 +69,7 @@ pub fn run(args: &EnrollArgs) -> Result<String> {
     })?;
 
     let device = aws.create_virtual_mfa_device(&name)?;
-    let shown = show(args, &device, &format!("{name}@{account}"), terminal);
+    let shown = show(args, &device, &format!("{name}@{account}"));
     let enabled = shown.and_then(|()| {
         let (first, second) = match codes {
             Some(mut codes) => {
@@ -125,30 +125,24 @@ pub fn run(args: &EnrollArgs) -> Result<String> {
     Ok(String::new())
 }
 
-/// The new device on the terminal, and/or AWS's picture in a file.
-fn show(
-    args: &EnrollArgs,
-    device: &crate::aws::NewDevice,
-    label: &str,
-    terminal: bool,
-) -> Result<()> {
-    if let Some(path) = &args.qr_png {
-        crate::secret_file::replace(path, &device.png).map_err(|e| {
-            anyhow::Error::from(Failure::new(format!(
-                "cannot write {}: {}",
-                path.display(),
-                crate::error::io_reason(&e)
-            )))
-        })?;
-        crate::say(&format!(
-            "wrote the QR code of {} to {} (it holds the device's secret: delete it once scanned)",
-            device.serial,
-            path.display()
-        ));
-    }
-    if terminal {
-        crate::prompt::show(&crate::enroll::screen(&device.seed, label)?)?;
-    }
+/// The new device: AWS's picture in a file when `--qr-png` asks for one,
+/// else drawn on the terminal.
+fn show(args: &EnrollArgs, device: &crate::aws::NewDevice, label: &str) -> Result<()> {
+    let Some(path) = &args.qr_png else {
+        return crate::prompt::show(&crate::enroll::screen(&device.seed, label)?);
+    };
+    crate::secret_file::replace(path, &device.png).map_err(|e| {
+        Failure::new(format!(
+            "cannot write {}: {}",
+            path.display(),
+            crate::error::io_reason(&e)
+        ))
+    })?;
+    crate::say(&format!(
+        "wrote the QR code of {} to {} (it holds the device's secret: delete it once scanned)",
+        device.serial,
+        path.display()
+    ));
     Ok(())
 }
 

@@ -86,6 +86,17 @@ pub fn whole(line: RawLine) -> String {
     format!("{}{}", line.text, line.end)
 }
 
+/// A line with its terminator, or with `newline` when it had none (the
+/// last line of a file), so that something can follow it.
+pub fn ended(line: RawLine, newline: &str) -> String {
+    let end = if line.end.is_empty() {
+        newline
+    } else {
+        line.end
+    };
+    format!("{}{end}", line.text)
+}
+
 /// Lines with their terminators, as they were in the file.
 pub fn join(lines: &[RawLine]) -> String {
     lines.iter().map(|l| whole(*l)).collect()

@@ -333,17 +333,20 @@ fn enroll_without_a_terminal() {
 
     // With --qr-png and --codes it needs none.
     let png = sandbox.path("qr.png");
-    let run = sandbox.run(&[
-        "enroll",
-        "new",
-        "--name",
-        "laptop",
-        "--qr-png",
-        png.to_str().unwrap(),
-        "--codes",
-        "123456",
-        "654321",
-    ]);
+    let enroll_laptop = || {
+        sandbox.run(&[
+            "enroll",
+            "new",
+            "--name",
+            "laptop",
+            "--qr-png",
+            png.to_str().unwrap(),
+            "--codes",
+            "123456",
+            "654321",
+        ])
+    };
+    let run = enroll_laptop();
     run.success()
         .stderr_has("wrote the QR code of arn:aws:iam::123456789012:mfa/laptop to ");
     assert_eq!(run.stdout, "");
@@ -360,18 +363,63 @@ fn enroll_without_a_terminal() {
     );
 
     // The same name again: AWS says it exists; the hint says why and what to do.
-    let run = sandbox.run(&[
-        "enroll",
-        "new",
-        "--name",
-        "laptop",
-        "--qr-png",
-        png.to_str().unwrap(),
-        "--codes",
-        "123456",
-        "654321",
-    ]);
+    let run = enroll_laptop();
     run.failure(1)
         .stderr_has("could not create the virtual MFA device 'laptop': EntityAlreadyExists")
         .stderr_has("perhaps left unassigned by an earlier try");
+}
+
+/// The drawn QR code holds exactly the seed AWS sent: a scripted endpoint
+/// sends a known one (moto's is random and cannot be read back).
+#[test]
+fn the_drawn_code_holds_the_seed_aws_sent() {
+    use base64::Engine;
+    need!(tool("tmux"));
+    const SEED: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+    let endpoint = FakeEndpoint::start(|request, _| {
+        let iam = "xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"";
+        let body = match request.action() {
+            "GetCallerIdentity" => "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><GetCallerIdentityResult>\
+                 <Arn>arn:aws:iam::123456789012:user/alice</Arn><UserId>AIDAEXAMPLE</UserId><Account>123456789012</Account>\
+                 </GetCallerIdentityResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></GetCallerIdentityResponse>"
+                .to_owned(),
+            "CreateVirtualMFADevice" => format!(
+                "<CreateVirtualMFADeviceResponse {iam}><CreateVirtualMFADeviceResult><VirtualMFADevice>\
+                 <SerialNumber>arn:aws:iam::123456789012:mfa/alice</SerialNumber>\
+                 <Base32StringSeed>{}</Base32StringSeed><QRCodePNG>{}</QRCodePNG>\
+                 </VirtualMFADevice></CreateVirtualMFADeviceResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata>\
+                 </CreateVirtualMFADeviceResponse>",
+                base64::engine::general_purpose::STANDARD.encode(SEED),
+                base64::engine::general_purpose::STANDARD.encode(b"\x89PNG"),
+            ),
+            _ => format!(
+                "<EnableMFADeviceResponse {iam}><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></EnableMFADeviceResponse>"
+            ),
+        };
+        Reply::Answer(200, body)
+    });
+    let sandbox = fake_sandbox(&endpoint.url);
+    let terminal = crate::prompt::Terminal::start_sized(&sandbox, &["enroll", "work"], 60);
+    let screen = terminal.wait_for_screen("first code from the app: ");
+    let uri = qr::decode(&screen).unwrap_or_else(|| panic!("no QR code on the screen:\n{screen}"));
+    assert_eq!(
+        uri,
+        format!(
+            "otpauth://totp/Amazon%20Web%20Services:alice@123456789012?secret={SEED}&issuer=Amazon%20Web%20Services"
+        )
+    );
+    terminal.keys(&["135790", "Enter"]);
+    terminal.wait_for_screen("next code, once the app shows a new one: ");
+    terminal.keys(&["246801", "Enter"]);
+    let (code, stdout, stderr, _) = terminal.finish();
+    assert_eq!((code, stdout.as_str()), (0, ""), "{stderr}");
+    assert!(!stderr.contains(SEED), "the secret stays on the terminal");
+    assert_eq!(
+        endpoint.actions(),
+        [
+            "GetCallerIdentity",
+            "CreateVirtualMFADevice",
+            "EnableMFADevice"
+        ]
+    );
 }

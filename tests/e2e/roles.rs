@@ -2,8 +2,6 @@
 //! who signs what, request counts with and without the caches, refusals
 //! before any request, `--direct`, and the session used by the AWS CLI.
 
-use std::process::Command;
-
 use crate::need;
 use crate::support::*;
 
@@ -67,6 +65,14 @@ fn role_name(arn: &str) -> &str {
     arn.rsplit('/').next().unwrap()
 }
 
+/// The caller's ARN in a session of profile `prod`.
+fn prod_arn(s: &Setup) -> String {
+    format!(
+        "arn:aws:sts::123456789012:assumed-role/{}/alice",
+        role_name(&s.admin)
+    )
+}
+
 /// The exported variables of a run, read back through bash.
 fn exported(run: &Run) -> Vec<String> {
     source_posix(
@@ -87,7 +93,7 @@ fn exported(run: &Run) -> Vec<String> {
 /// `aws sts get-caller-identity` with these credentials: the caller's ARN.
 fn caller_arn(sandbox: &Sandbox, env: &[(&str, &str)]) -> String {
     let aws = aws_cli().expect("the AWS CLI");
-    let mut cmd = Command::new(aws);
+    let mut cmd = aws_cli_command(&aws, sandbox, env);
     cmd.args([
         "sts",
         "get-caller-identity",
@@ -95,15 +101,7 @@ fn caller_arn(sandbox: &Sandbox, env: &[(&str, &str)]) -> String {
         "Arn",
         "--output",
         "text",
-    ])
-    .env_clear()
-    .env("AWS_DEFAULT_REGION", "us-east-1");
-    for (k, v) in &sandbox.env {
-        cmd.env(k, v);
-    }
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
+    ]);
     let output = cmd.output().expect("run the AWS CLI");
     assert!(
         output.status.success(),
@@ -172,13 +170,7 @@ fn a_two_hop_chain_signs_each_role_with_the_layer_below() {
             ("AWS_SESSION_TOKEN", &values[2]),
         ],
     );
-    assert_eq!(
-        arn,
-        format!(
-            "arn:aws:sts::123456789012:assumed-role/{}/alice",
-            role_name(&s.admin)
-        )
-    );
+    assert_eq!(arn, prod_arn(&s));
 }
 
 #[test]
@@ -346,10 +338,7 @@ fn credential_process_and_exec_serve_a_role() {
         "[profile via-process]\ncredential_process = {bin} credential-process --profile prod\n"
     ));
     s.sandbox.write(".aws/config", &config);
-    let expected = format!(
-        "arn:aws:sts::123456789012:assumed-role/{}/alice",
-        role_name(&s.admin)
-    );
+    let expected = prod_arn(&s);
     assert_eq!(
         caller_arn(&s.sandbox, &[("AWS_PROFILE", "via-process")]),
         expected
@@ -381,10 +370,7 @@ fn write_profile_and_status_for_a_role() {
         .run(&["123456", "prod", "--write-profile", "prod-mfa"])
         .success()
         .stderr_has("wrote it to [prod-mfa] in ");
-    let expected = format!(
-        "arn:aws:sts::123456789012:assumed-role/{}/alice",
-        role_name(&s.admin)
-    );
+    let expected = prod_arn(&s);
     assert_eq!(
         caller_arn(&s.sandbox, &[("AWS_PROFILE", "prod-mfa")]),
         expected

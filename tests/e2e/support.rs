@@ -625,23 +625,11 @@ impl Run {
     }
 }
 
-/// The AWS CLI as a real client: the sandbox's environment plus `env`, no
-/// terminal, calling `iam list-mfa-devices` for a made-up user name (so that
-/// its request can be told apart in moto's recording) with `args` after it.
-/// Returns the CLI's output and the request it made, if it reached moto.
-pub fn aws_cli_request(
-    moto: &Moto,
-    aws: &Path,
-    sandbox: &Sandbox,
-    env: &[(&str, &str)],
-    args: &[&str],
-) -> (Output, Option<Request>) {
-    let marker = unique("cli");
+/// The AWS CLI with only the sandbox's environment plus `env`, in region
+/// us-east-1, detached from any terminal.
+pub fn aws_cli_command(aws: &Path, sandbox: &Sandbox, env: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(aws);
-    cmd.args(["iam", "list-mfa-devices", "--user-name", &marker])
-        .args(args)
-        .env_clear()
-        .env("AWS_DEFAULT_REGION", "us-east-1");
+    cmd.env_clear().env("AWS_DEFAULT_REGION", "us-east-1");
     for (k, v) in &sandbox.env {
         cmd.env(k, v);
     }
@@ -655,6 +643,24 @@ pub fn aws_cli_request(
             Ok(())
         });
     }
+    cmd
+}
+
+/// The AWS CLI as a real client: the sandbox's environment plus `env`, no
+/// terminal, calling `iam list-mfa-devices` for a made-up user name (so that
+/// its request can be told apart in moto's recording) with `args` after it.
+/// Returns the CLI's output and the request it made, if it reached moto.
+pub fn aws_cli_request(
+    moto: &Moto,
+    aws: &Path,
+    sandbox: &Sandbox,
+    env: &[(&str, &str)],
+    args: &[&str],
+) -> (Output, Option<Request>) {
+    let marker = unique("cli");
+    let mut cmd = aws_cli_command(aws, sandbox, env);
+    cmd.args(["iam", "list-mfa-devices", "--user-name", &marker])
+        .args(args);
     let output = cmd.output().expect("run the AWS CLI");
     let request = moto
         .requests()

@@ -651,14 +651,11 @@ fn the_fish_function_reports_a_script_that_fails() {
     assert_ne!(stdout.trim(), "status=0", "{stdout}");
 }
 
-/// 8.16: `forget` removes what `--write-profile` wrote, so one command logs
-/// out everywhere; a section holding something else by then is left alone.
-#[test]
-fn forget_removes_what_write_profile_wrote() {
-    let moto = need!(moto());
+/// A user with profile `work`, whose session `--write-profile` put into
+/// `[work-mfa]`.
+fn written_to_work_mfa(moto: &Moto) -> (User, Sandbox) {
     let user = moto.user(1);
     let sandbox = Sandbox::with_user(moto, &user, "work");
-    let before = std::fs::read_to_string(sandbox.path(".aws/credentials")).unwrap();
     let serial = user.serials[0].as_str();
     sandbox
         .run(&[
@@ -670,6 +667,18 @@ fn forget_removes_what_write_profile_wrote() {
             "work-mfa",
         ])
         .success();
+    (user, sandbox)
+}
+
+/// 8.16: `forget` removes what `--write-profile` wrote, so one command logs
+/// out everywhere; a section holding something else by then is left alone.
+#[test]
+fn forget_removes_what_write_profile_wrote() {
+    let moto = need!(moto());
+    let (user, sandbox) = written_to_work_mfa(moto);
+    let before = std::fs::read_to_string(sandbox.path(".aws/credentials")).unwrap();
+    let before = before[..before.find("\n[work-mfa]").unwrap()].to_owned();
+    let serial = user.serials[0].as_str();
     sandbox
         .run(&["work", "-s", serial, "--write-profile", "mine"])
         .success();
@@ -701,19 +710,8 @@ fn forget_removes_what_write_profile_wrote() {
 #[test]
 fn forget_goes_on_past_a_section_it_cannot_edit() {
     let moto = need!(moto());
-    let user = moto.user(1);
-    let sandbox = Sandbox::with_user(moto, &user, "work");
+    let (user, sandbox) = written_to_work_mfa(moto);
     let serial = user.serials[0].as_str();
-    sandbox
-        .run(&[
-            "123456",
-            "work",
-            "-s",
-            serial,
-            "--write-profile",
-            "work-mfa",
-        ])
-        .success();
     let credentials = sandbox.path(".aws/credentials");
     let backup = sandbox.path("credentials.bak");
     std::fs::hard_link(&credentials, &backup).unwrap();
