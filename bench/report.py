@@ -71,7 +71,10 @@ for r in rows:
         ratio = "1x"
     else:
         times = r["median"] / base["median"]
-        ratio = f"{times:.1f}x slower" if times < 10 else f"{times:.0f}x slower"
+        if times < 1:
+            ratio = f"{1 / times:.1f}x faster"
+        else:
+            ratio = f"{times:.1f}x slower" if times < 10 else f"{times:.0f}x slower"
     if r["id"].startswith("floor-"):
         ratio = "floor"
     print(f"| {r['label']} | {ms(r['median'])} | {ms(r['min'])}-{ms(r['max'])} | {ratio} | "
