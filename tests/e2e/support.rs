@@ -334,6 +334,15 @@ pub fn unique(prefix: &str) -> String {
     )
 }
 
+/// Runs one setup call of the admin IAM client to its end.
+fn block_on<F: std::future::Future>(work: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(work)
+}
+
 impl Moto {
     fn admin_iam(&self) -> aws_sdk_iam::Client {
         let config = aws_sdk_iam::Config::builder()
@@ -355,11 +364,7 @@ impl Moto {
     pub fn user(&self, devices: usize) -> User {
         let name = unique("user");
         let iam = self.admin_iam();
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async {
+        block_on(async {
             iam.create_user()
                 .user_name(&name)
                 .send()
@@ -403,20 +408,14 @@ impl Moto {
             }
         })
     }
-}
 
-impl Moto {
     /// Creates a role that users of the account may assume with MFA (moto
     /// does not evaluate the trust policy); returns its ARN.
     pub fn role(&self, prefix: &str) -> String {
         let name = unique(prefix);
         let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"sts:AssumeRole","Condition":{"Bool":{"aws:MultiFactorAuthPresent":"true"}}}]}"#;
         let iam = self.admin_iam();
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async {
+        block_on(async {
             let role = iam
                 .create_role()
                 .role_name(&name)

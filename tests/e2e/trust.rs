@@ -35,6 +35,11 @@ fn run_within(sandbox: &Sandbox, args: &[&str], limit: Duration) -> Run {
     Run::from(child.wait_with_output().unwrap())
 }
 
+/// `mfa-session 123456 work -s SERIAL --write-profile TARGET`.
+fn write_profile(sandbox: &Sandbox, serial: &str, target: &str) -> Run {
+    sandbox.run(&["123456", "work", "-s", serial, "--write-profile", target])
+}
+
 fn leftovers(dir: &Path) -> Vec<String> {
     std::fs::read_dir(dir)
         .unwrap()
@@ -109,16 +114,7 @@ fn write_profile_writes_the_real_file_behind_a_link() {
         let _ = missing("root, to check that the owner is kept");
         None
     };
-    sandbox
-        .run(&[
-            "123456",
-            "work",
-            "--write-profile",
-            "work-mfa",
-            "-s",
-            &user.serials[0],
-        ])
-        .success();
+    write_profile(&sandbox, &user.serials[0], "work-mfa").success();
     let link = std::fs::symlink_metadata(sandbox.path(".aws/credentials")).unwrap();
     assert!(link.file_type().is_symlink(), "the link stays a link");
     let text = std::fs::read_to_string(&real).unwrap();
@@ -151,15 +147,7 @@ fn write_profile_refuses_a_special_file_before_any_request() {
         ),
     );
     std::os::unix::fs::symlink("/dev/null", sandbox.path(".aws/credentials")).unwrap();
-    sandbox
-        .run(&[
-            "123456",
-            "work",
-            "--write-profile",
-            "work-mfa",
-            "-s",
-            &user.serials[0],
-        ])
+    write_profile(&sandbox, &user.serials[0], "work-mfa")
         .failure(1)
         .stderr_has("/dev/null: it is not a regular file");
     assert!(
@@ -182,15 +170,7 @@ fn write_profile_onto_a_long_term_key_costs_no_request() {
     text.push_str("[keep]\naws_access_key_id = AKIAKEEP\naws_secret_access_key = k\n");
     sandbox.write(".aws/credentials", &text);
     for target in ["keep", "work"] {
-        sandbox
-            .run(&[
-                "123456",
-                "work",
-                "--write-profile",
-                target,
-                "-s",
-                &user.serials[0],
-            ])
+        write_profile(&sandbox, &user.serials[0], target)
             .failure(1)
             .stderr_has("long-term");
     }
@@ -656,17 +636,7 @@ fn the_fish_function_reports_a_script_that_fails() {
 fn written_to_work_mfa(moto: &Moto) -> (User, Sandbox) {
     let user = moto.user(1);
     let sandbox = Sandbox::with_user(moto, &user, "work");
-    let serial = user.serials[0].as_str();
-    sandbox
-        .run(&[
-            "123456",
-            "work",
-            "-s",
-            serial,
-            "--write-profile",
-            "work-mfa",
-        ])
-        .success();
+    write_profile(&sandbox, &user.serials[0], "work-mfa").success();
     (user, sandbox)
 }
 
