@@ -706,6 +706,7 @@ impl Aws {
                 "{what}: cannot reach {service}: {}",
                 root_cause(err)
             ))
+            .tag(Tag::Unreachable)
             .hint(network_hint),
             SdkError::ResponseError(_) => Failure::new(format!(
                 "{what}: {service} sent an answer that cannot be read: {}",

@@ -19,8 +19,10 @@
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use anyhow::Result;
+use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -28,6 +30,7 @@ use crate::error::Failure;
 use crate::error::io_reason;
 use crate::secret_file::{NotPrivate, Unreadable};
 use crate::session::Session;
+use crate::spent::SpentCode;
 
 const FORMAT: u32 = 1;
 
@@ -88,14 +91,51 @@ impl StoredSession {
         }
     }
 
-    fn into_session(self) -> Option<Session> {
-        Some(Session {
-            expiration: self.expiration.parse().ok()?,
-            access_key_id: self.access_key_id_session,
-            secret_access_key: self.secret_access_key,
-            session_token: self.session_token,
+    /// The session, if it could be real: its expiration is a date, and no
+    /// later than the longest session AWS grants after the file was written.
+    fn into_session(self, written: SystemTime) -> Result<Session, String> {
+        let expiration = check_expiration(&self.expiration, written)?;
+        Ok(Session {
+            expiration,
+            access_key_id: self.access_key_id_session.clone(),
+            secret_access_key: self.secret_access_key.clone(),
+            session_token: self.session_token.clone(),
         })
     }
+}
+
+/// The expiration of a cached session, or what is wrong with it.
+fn check_expiration(text: &str, written: SystemTime) -> Result<Timestamp, String> {
+    let shown = if plain_text(text) && text.len() <= 64 {
+        format!("'{text}'")
+    } else {
+        "in the file".to_owned()
+    };
+    let expiration: Timestamp = text.parse().map_err(|e: jiff::Error| {
+        // jiff reads only 4-digit years, and says of a longer one only that
+        // a digit was expected where a fifth came.
+        let digits = text.trim_start_matches(['+', '-']);
+        let year = digits.split('-').next().unwrap_or_default();
+        if year.len() > 4 && year.chars().all(|c| c.is_ascii_digit()) {
+            format!(
+                "its expiration {shown} is out of range: the year has {} digits, and dates end with 9999",
+                year.len()
+            )
+        } else {
+            format!("its expiration {shown} is not a date: {e}")
+        }
+    })?;
+    let written = Timestamp::try_from(written)
+        .map_err(|e| format!("it was written at a time out of range: {e}"))?;
+    let longest = jiff::SignedDuration::from_secs(crate::input::MAX_DURATION.as_secs() as i64);
+    let latest = written.checked_add(longest).unwrap_or(Timestamp::MAX);
+    if expiration > latest {
+        return Err(format!(
+            "its expiration {shown} is more than 36 hours after the file was written ({}), and no AWS session lasts longer",
+            crate::session::rfc3339(written)
+        ));
+    }
+    Ok(expiration)
 }
 
 /// A section of the credentials file that `--write-profile` filled, so that
@@ -160,6 +200,50 @@ struct RoleFile {
     #[serde(flatten)]
     session: StoredSession,
     requested_seconds: Option<u64>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SpentFile {
+    format: u32,
+    #[serde(flatten)]
+    spent: SpentCode,
+}
+
+/// Which file a cache entry is, and since when: another write replaces it
+/// with a new file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stamp {
+    id: (u64, u64),
+    modified: Option<SystemTime>,
+}
+
+fn stamp(path: &Path) -> Option<Stamp> {
+    let meta = fs::symlink_metadata(path).ok()?;
+    #[cfg(unix)]
+    let id = {
+        use std::os::unix::fs::MetadataExt;
+        (meta.dev(), meta.ino())
+    };
+    #[cfg(not(unix))]
+    let id = (meta.len(), 0);
+    Some(Stamp {
+        id,
+        modified: meta.modified().ok(),
+    })
+}
+
+/// The name of a role layer's files, without the extension.
+fn role_stem(owner: &RoleOwner) -> String {
+    let mut hasher = Sha256::new();
+    let text = serde_json::to_string(owner).unwrap_or_default();
+    hasher.update(text.as_bytes());
+    let digest: String = hasher
+        .finalize()
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("role-{}-{digest}", file_safe(&owner.profile))
 }
 
 #[derive(Serialize, Deserialize)]
@@ -280,10 +364,8 @@ impl SessionCache {
     /// The cached session for `owner` and `serial`, if there is a readable one.
     pub fn session(&self, owner: &Owner, serial: &str) -> Option<CachedSession> {
         let path = self.session_path(owner, serial);
-        let cached = read_json::<SessionFile>(&path).and_then(|file| {
-            let cached = file
-                .into_cached()
-                .ok_or("it is not a session file of this version")?;
+        let cached = read_json_dated::<SessionFile>(&path).and_then(|(file, written)| {
+            let cached = file.into_cached(written).map_err(Miss::Bad)?;
             if cached.owner != *owner || cached.serial != serial {
                 return Err("it belongs to another profile, key or device".into());
             }
@@ -351,26 +433,90 @@ impl SessionCache {
     }
 
     fn role_path(&self, owner: &RoleOwner) -> PathBuf {
-        let mut hasher = Sha256::new();
-        let text = serde_json::to_string(owner).unwrap_or_default();
-        hasher.update(text.as_bytes());
-        let digest: String = hasher
-            .finalize()
-            .iter()
-            .take(8)
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        self.dir.join(format!("{}.json", role_stem(owner)))
+    }
+
+    /// Holds the lock of the MFA session of `owner` (whatever the device:
+    /// the device may be what the first caller finds out), waiting for
+    /// another mfa-session that holds it.
+    pub fn lock_mfa(&self, owner: &Owner, wait: Duration) -> Result<crate::lock::Held> {
+        self.ensure_dir()?;
+        let path = self.dir.join(format!(
+            "mfa-{}-{}.lock",
+            file_safe(&owner.profile),
+            digest(owner, None)
+        ));
+        let what = format!("the MFA session of profile '{}'", owner.profile);
+        crate::lock::acquire(&path, &what, wait)
+    }
+
+    /// Holds the lock of one role layer.
+    pub fn lock_role(&self, owner: &RoleOwner, wait: Duration) -> Result<crate::lock::Held> {
+        self.ensure_dir()?;
+        let path = self.dir.join(format!("{}.lock", role_stem(owner)));
+        let what = format!("the role session of profile '{}'", owner.profile);
+        crate::lock::acquire(&path, &what, wait)
+    }
+
+    /// What the session file of `owner` and `serial` is now: a later look
+    /// that finds another one knows it was stored in between.
+    pub fn session_stamp(&self, owner: &Owner, serial: &str) -> Option<Stamp> {
+        stamp(&self.session_path(owner, serial))
+    }
+
+    pub fn role_stamp(&self, owner: &RoleOwner) -> Option<Stamp> {
+        stamp(&self.role_path(owner))
+    }
+
+    fn spent_path(&self, serial: &str, extension: &str) -> PathBuf {
+        let owner = Owner {
+            profile: String::new(),
+            access_key_id: String::new(),
+            endpoint: String::new(),
+        };
         self.dir
-            .join(format!("role-{}-{digest}.json", file_safe(&owner.profile)))
+            .join(format!("code-{}.{extension}", digest(&owner, Some(serial))))
+    }
+
+    /// Holds the lock of the spent-code record of a device.
+    pub fn lock_spent(&self, serial: &str, wait: Duration) -> Result<crate::lock::Held> {
+        self.ensure_dir()?;
+        let what = format!("a session with the MFA device {serial}");
+        crate::lock::acquire(&self.spent_path(serial, "lock"), &what, wait)
+    }
+
+    /// The last code sent for a device, if one is recorded.
+    pub fn spent_code(&self, serial: &str) -> Option<SpentCode> {
+        let path = self.spent_path(serial, "json");
+        let spent = read_json::<SpentFile>(&path).and_then(|file| {
+            if file.format != FORMAT || file.spent.serial != serial {
+                return Err("it belongs to another MFA device".into());
+            }
+            Ok(file.spent)
+        });
+        found(&path, spent)
+    }
+
+    pub fn store_spent_code(&self, spent: &SpentCode) -> Result<()> {
+        let file = SpentFile {
+            format: FORMAT,
+            spent: spent.clone(),
+        };
+        self.write_json(&self.spent_path(&spent.serial, "json"), &file)
+    }
+
+    /// Drops the record of a code that never reached AWS.
+    pub fn forget_spent_code(&self, spent: &SpentCode) {
+        if self.spent_code(&spent.serial).as_ref() == Some(spent) {
+            let _ = fs::remove_file(self.spent_path(&spent.serial, "json"));
+        }
     }
 
     /// The cached session of a role, if there is a readable one.
     pub fn role(&self, owner: &RoleOwner) -> Option<CachedRole> {
         let path = self.role_path(owner);
-        let cached = read_json::<RoleFile>(&path).and_then(|file| {
-            let cached = file
-                .into_cached()
-                .ok_or("it is not a role session file of this version")?;
+        let cached = read_json_dated::<RoleFile>(&path).and_then(|(file, written)| {
+            let cached = file.into_cached(written).map_err(Miss::Bad)?;
             if cached.owner != *owner {
                 return Err("it belongs to another chain of profiles".into());
             }
@@ -397,8 +543,8 @@ impl SessionCache {
         let mut roles: Vec<CachedRole> = self
             .files("role-")
             .into_iter()
-            .filter_map(|path| read_json::<RoleFile>(&path).ok())
-            .filter_map(RoleFile::into_cached)
+            .filter_map(|path| read_json_dated::<RoleFile>(&path).ok())
+            .filter_map(|(file, written)| file.into_cached(written).ok())
             .collect();
         roles.sort_by(|a, b| {
             (a.owner.profile.as_str(), a.session.expiration)
@@ -412,8 +558,8 @@ impl SessionCache {
         let mut sessions: Vec<CachedSession> = self
             .files("session-")
             .into_iter()
-            .filter_map(|path| read_json::<SessionFile>(&path).ok())
-            .filter_map(SessionFile::into_cached)
+            .filter_map(|path| read_json_dated::<SessionFile>(&path).ok())
+            .filter_map(|(file, written)| file.into_cached(written).ok())
             .filter(|c| {
                 crate::input::check_serial(&c.serial).is_ok()
                     && plain_text(&c.owner.profile)
@@ -464,7 +610,33 @@ impl SessionCache {
         Ok(removed)
     }
 
+    /// For `forget --all`: the records of spent codes, the lock files no
+    /// run holds, and temporary files killed runs left. Returns how many
+    /// files went.
+    pub fn sweep(&self) -> usize {
+        let mut removed = 0;
+        for path in self.files_ending("code-", ".json") {
+            if fs::remove_file(path).is_ok() {
+                removed += 1;
+            }
+        }
+        for path in self.files_ending("", ".lock") {
+            // Removed while held, so that no run that opens it then holds a
+            // lock on a file the next one does not see (the lock checks).
+            if let Some(_unheld) = crate::lock::try_acquire(&path)
+                && fs::remove_file(&path).is_ok()
+            {
+                removed += 1;
+            }
+        }
+        removed + crate::secret_file::remove_stale_temporaries(&self.dir)
+    }
+
     fn files(&self, prefix: &str) -> Vec<PathBuf> {
+        self.files_ending(prefix, ".json")
+    }
+
+    fn files_ending(&self, prefix: &str, suffix: &str) -> Vec<PathBuf> {
         let Ok(entries) = fs::read_dir(&self.dir) else {
             return Vec::new();
         };
@@ -474,7 +646,7 @@ impl SessionCache {
             .filter(|p| {
                 p.file_name()
                     .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with(prefix) && n.ends_with(".json"))
+                    .is_some_and(|n| n.starts_with(prefix) && n.ends_with(suffix))
             })
             .collect();
         files.sort();
@@ -529,24 +701,24 @@ impl SessionCache {
 }
 
 impl SessionFile {
-    fn into_cached(self) -> Option<CachedSession> {
+    fn into_cached(self, written: SystemTime) -> Result<CachedSession, String> {
         if self.format != FORMAT {
-            return None;
+            return Err("it is not a session file of this version".to_owned());
         }
-        Some(CachedSession {
+        Ok(CachedSession {
+            session: self.session.into_session(written)?,
             owner: self.owner,
             serial: self.serial,
             user_name: self.user_name,
-            session: self.session.into_session()?,
             requested_seconds: self.requested_seconds,
         })
     }
 }
 
 impl RoleFile {
-    fn into_cached(self) -> Option<CachedRole> {
+    fn into_cached(self, written: SystemTime) -> Result<CachedRole, String> {
         if self.format != FORMAT {
-            return None;
+            return Err("it is not a role session file of this version".to_owned());
         }
         let printable = [
             &self.owner.profile,
@@ -557,12 +729,12 @@ impl RoleFile {
         .into_iter()
         .all(|t| plain_text(t));
         if !printable {
-            return None;
+            return Err("it holds values no AWS answer has".to_owned());
         }
-        Some(CachedRole {
+        Ok(CachedRole {
+            session: self.session.into_session(written)?,
             owner: self.owner,
             assumed_role_arn: self.assumed_role_arn,
-            session: self.session.into_session()?,
             requested_seconds: self.requested_seconds,
         })
     }
@@ -593,14 +765,19 @@ impl From<&str> for Miss {
 }
 
 fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, Miss> {
-    let bytes = match crate::secret_file::read_private(path, MAX_FILE) {
-        Ok(bytes) => bytes,
+    read_json_dated(path).map(|(value, _)| value)
+}
+
+/// [`read_json`], with the time the file was written.
+fn read_json_dated<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<(T, SystemTime), Miss> {
+    let (bytes, written) = match crate::secret_file::read_private_dated(path, MAX_FILE) {
+        Ok(read) => read,
         Err(Unreadable::Absent) => return Err(Miss::Absent),
         Err(Unreadable::Refused(reason)) => return Err(Miss::Bad(reason)),
     };
     // Only where and what kind: serde's own message can quote a value, and
     // the values in this file are secrets.
-    serde_json::from_slice(&bytes).map_err(|e| {
+    let value = serde_json::from_slice(&bytes).map_err(|e| {
         let kind = match e.classify() {
             serde_json::error::Category::Io => "unreadable",
             serde_json::error::Category::Syntax => "not valid JSON",
@@ -612,7 +789,8 @@ fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, Miss> {
             e.line(),
             e.column()
         ))
-    })
+    })?;
+    Ok((value, written))
 }
 
 /// The cache directory, if it exists, must be this user's. One that is but
@@ -739,7 +917,8 @@ mod tests {
                 access_key_id: "ASIAEXAMPLE".to_owned(),
                 secret_access_key: "secret".to_owned(),
                 session_token: "token".to_owned(),
-                expiration: "2099-01-01T00:00:00Z".parse().unwrap(),
+                // Whole seconds, as the file keeps them; 12 hours on.
+                expiration: Timestamp::from_second(Timestamp::now().as_second() + 43200).unwrap(),
             },
             requested_seconds: Some(43200),
         }
@@ -820,6 +999,79 @@ mod tests {
                 );
             }
             _ => panic!("a bad file was accepted"),
+        }
+    }
+
+    #[test]
+    fn expirations_no_aws_session_has_are_refused_with_the_reason() {
+        let written = SystemTime::now();
+        let now = Timestamp::try_from(written).unwrap();
+        let text = |t: Timestamp| crate::session::rfc3339(t);
+        let hours = |h: i64| jiff::SignedDuration::from_hours(h);
+        // 36 hours is the longest session AWS grants.
+        assert!(check_expiration(&text(now + hours(36)), written).is_ok());
+        assert!(check_expiration(&text(now - hours(1)), written).is_ok());
+        let far = check_expiration(&text(now + hours(37)), written).unwrap_err();
+        assert!(
+            far.contains("is more than 36 hours after the file was written"),
+            "{far}"
+        );
+        let out = check_expiration("99999-01-01T00:00:00Z", written).unwrap_err();
+        assert_eq!(
+            out,
+            "its expiration '99999-01-01T00:00:00Z' is out of range: the year has 5 digits, and dates end with 9999"
+        );
+        let month = check_expiration("2026-13-01T00:00:00Z", written).unwrap_err();
+        assert!(month.contains("month"), "says what is wrong: {month}");
+        let garbage = check_expiration("tomorrow\u{1b}[2J", written).unwrap_err();
+        assert!(
+            garbage.starts_with("its expiration in the file is not a date"),
+            "{garbage}"
+        );
+    }
+
+    #[test]
+    fn a_session_file_that_cannot_be_real_is_not_used() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = SessionCache::at(dir.path());
+        let mut entry = cached("work", "s");
+        entry.session.expiration = Timestamp::now() + jiff::SignedDuration::from_hours(40);
+        cache.store_session(&entry).unwrap();
+        assert_eq!(cache.session(&owner("work"), "s"), None);
+        assert_eq!(cache.sessions(), vec![]);
+    }
+
+    #[test]
+    fn spent_codes_and_the_sweep() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = SessionCache::at(dir.path());
+        let spent = SpentCode::new("arn:aws:iam::1:mfa/a", "123456", Timestamp::now());
+        cache.store_spent_code(&spent).unwrap();
+        assert_eq!(
+            cache.spent_code("arn:aws:iam::1:mfa/a"),
+            Some(spent.clone())
+        );
+        assert_eq!(cache.spent_code("arn:aws:iam::1:mfa/b"), None);
+        let held = cache
+            .lock_mfa(&owner("work"), Duration::from_secs(1))
+            .unwrap();
+        drop(
+            cache
+                .lock_role(&role_owner_fixture(), Duration::from_secs(1))
+                .unwrap(),
+        );
+        // The held lock stays; the free one, the record go.
+        assert_eq!(cache.sweep(), 2);
+        assert!(held.path.exists());
+        assert_eq!(cache.spent_code("arn:aws:iam::1:mfa/a"), None);
+    }
+
+    fn role_owner_fixture() -> RoleOwner {
+        RoleOwner {
+            root: owner("work"),
+            profile: "prod".to_owned(),
+            hops: vec![],
+            direct: false,
         }
     }
 

@@ -19,6 +19,22 @@ use crate::input::MfaCode;
 /// How long the command may take: long enough to find and touch a key.
 pub const TIMEOUT: Duration = Duration::from_secs(60);
 
+/// [`TIMEOUT`], or `MFA_SESSION_CODE_COMMAND_TIMEOUT` (for tests, and for
+/// keys that take longer).
+pub fn timeout() -> Result<Duration> {
+    match std::env::var("MFA_SESSION_CODE_COMMAND_TIMEOUT") {
+        Ok(text) if !text.trim().is_empty() => crate::input::parse_duration(&text)
+            .ok()
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| {
+                Failure::usage("MFA_SESSION_CODE_COMMAND_TIMEOUT is not a duration")
+                    .hint("set it to a duration, such as 60 or 2m")
+                    .into()
+            }),
+        _ => Ok(TIMEOUT),
+    }
+}
+
 /// The most of its output that is read.
 const MAX_OUTPUT: u64 = 64 * 1024;
 

@@ -40,6 +40,10 @@ pub struct Failure {
 pub enum Tag {
     /// AWS does not accept the MFA device for this user.
     UnknownDevice,
+    /// The request never reached AWS (no connection could be made).
+    Unreachable,
+    /// Another mfa-session held a lock for longer than this one waits.
+    Busy,
 }
 
 impl Failure {

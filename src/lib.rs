@@ -19,6 +19,7 @@ pub mod exec;
 pub mod hardening;
 pub mod init;
 pub mod input;
+pub mod lock;
 pub mod obtain;
 pub mod plan;
 pub mod profile;
@@ -26,6 +27,7 @@ pub mod prompt;
 pub mod secret_file;
 pub mod session;
 pub mod shell;
+pub mod spent;
 
 use std::io::Write;
 

@@ -14,13 +14,14 @@ use jiff::Timestamp;
 
 use crate::aws::{Aws, MfaDevice, RoleRequest, RoleSession, Signer};
 use crate::cache::{
-    CachedRole, CachedSession, Owner, RememberedDevice, RoleLink, RoleOwner, SessionCache,
+    CachedRole, CachedSession, Owner, RememberedDevice, RoleLink, RoleOwner, SessionCache, Stamp,
 };
 use crate::error::{Failure, Tag};
 use crate::input::MfaCode;
 use crate::plan::{CachePolicy, CodeSource, Plan, RoleStep};
 use crate::prompt;
 use crate::session::{self, Session, Surroundings};
+use crate::spent::SpentCode;
 
 /// A session and where it came from.
 #[derive(Debug)]
@@ -58,6 +59,23 @@ pub fn obtain(plan: Plan) -> Result<Obtained> {
     let cache = open_cache(plan.cache.enabled);
     let now = Timestamp::now();
     let policy = plan.cache;
+    let wait = crate::lock::timeout()?;
+    // What each role layer's cache file is before this run waits for anyone:
+    // one that differs after the wait was stored by the run waited for.
+    let seen_roles: Vec<Option<Stamp>> = (0..plan.roles.len())
+        .map(|index| {
+            cache
+                .as_ref()
+                .and_then(|c| c.role_stamp(&role_owner(&plan, index)))
+        })
+        .collect();
+    let run = Run {
+        plan: &plan,
+        cache: &cache,
+        codes: code_records(&cache),
+        wait,
+        seen_roles,
+    };
 
     // The requested role, cached: no request at all.
     if let (Some(top), Some(cache)) = (plan.roles.last(), &cache) {
@@ -68,84 +86,152 @@ pub fn obtain(plan: Plan) -> Result<Obtained> {
             top.explicit_duration.then_some(top.duration.as_secs()),
             policy,
             now,
+            None,
         ) {
-            let mfa_expiration = (!plan.direct)
-                .then_some(plan.mfa.serial.as_ref())
-                .flatten()
-                .and_then(|serial| cache.session(&plan.mfa.owner, serial))
-                .map(|c| c.session.expiration);
-            return Ok(Obtained {
-                profile: plan.profile.clone(),
-                serial: plan.mfa.serial.clone(),
-                user_name: None,
-                session: hit.session,
-                reused: true,
-                surroundings: plan.surroundings,
-                role: Some(RoleInfo {
-                    assumed_role_arn: hit.assumed_role_arn,
-                    root_profile: plan.chain.root.name.clone(),
-                    mfa_expiration,
-                }),
-            });
+            return Ok(cached_top_role(&plan, cache, hit));
         }
     }
 
     // The bottom layer: the MFA session, or with --direct the first role
     // assumed from the long-term key with a code.
     let (mut below, first_role, mfa, mut last_role) = if plan.direct {
-        let (layer, role) = direct_role(&plan, &cache)?;
+        let (layer, role) = direct_role(&run)?;
         (role.session.clone(), 1, layer, Some(role))
     } else {
-        let layer = mfa_session(&plan, &cache, now)?;
+        let layer = mfa_session(&run)?;
         (layer.session.clone(), 0, layer, None)
     };
     if plan.roles.is_empty() {
         return Ok(Obtained {
-            profile: plan.profile,
+            profile: plan.profile.clone(),
             serial: Some(mfa.serial),
             user_name: mfa.user_name,
             session: mfa.session,
             reused: mfa.reused,
-            surroundings: plan.surroundings,
+            surroundings: plan.surroundings.clone(),
             role: None,
         });
     }
 
+    let mut reused = false;
     for index in first_role..plan.roles.len() {
-        let step = &plan.roles[index];
-        let owner = role_owner(&plan, index);
-        let explicit = step.explicit_duration.then_some(step.duration.as_secs());
-        let hit = cache
-            .as_ref()
-            .and_then(|c| usable_role(c, &owner, explicit, policy, now));
-        let role = match hit {
-            Some(hit) => RoleSession {
-                session: hit.session,
-                assumed_role_arn: hit.assumed_role_arn,
-            },
-            None => {
-                let role = assume(step, Signer::from(&below), None)?;
-                store_role(&cache, owner, &role, step.duration.as_secs());
-                role
-            }
-        };
+        let (role, from_cache) = role_layer(&run, index, Signer::from(&below))?;
+        reused = from_cache;
         below = role.session.clone();
         last_role = Some(role);
     }
     let role = last_role.expect("a role profile has a role");
     Ok(Obtained {
-        profile: plan.profile,
+        profile: plan.profile.clone(),
         serial: Some(mfa.serial),
         user_name: mfa.user_name,
         session: role.session,
-        reused: false,
-        surroundings: plan.surroundings,
+        reused,
+        surroundings: plan.surroundings.clone(),
         role: Some(RoleInfo {
             assumed_role_arn: role.assumed_role_arn,
             root_profile: plan.chain.root.name.clone(),
             mfa_expiration: (!plan.direct).then_some(mfa.session.expiration),
         }),
     })
+}
+
+/// One run of the executor: the plan and what it shares between layers.
+struct Run<'a> {
+    plan: &'a Plan,
+    cache: &'a Option<SessionCache>,
+    /// Where spent codes are recorded: the cache directory, even under
+    /// `--no-cache` (the record holds no secret).
+    codes: Option<SessionCache>,
+    /// How long to wait for another mfa-session that holds a lock.
+    wait: std::time::Duration,
+    seen_roles: Vec<Option<Stamp>>,
+}
+
+/// A cached session is "fresh" for a caller that waited for its lock when it
+/// was stored while it waited; it is used then whatever `--force` or
+/// `--min-remaining` say (waiting never costs a second code), if it has at
+/// least this much left.
+const FRESH_MIN_SECONDS: i64 = 60;
+
+fn cached_top_role(plan: &Plan, cache: &SessionCache, hit: CachedRole) -> Obtained {
+    let mfa_expiration = (!plan.direct)
+        .then_some(plan.mfa.serial.as_ref())
+        .flatten()
+        .and_then(|serial| cache.session(&plan.mfa.owner, serial))
+        .map(|c| c.session.expiration);
+    Obtained {
+        profile: plan.profile.clone(),
+        serial: plan.mfa.serial.clone(),
+        user_name: None,
+        session: hit.session,
+        reused: true,
+        surroundings: plan.surroundings.clone(),
+        role: Some(RoleInfo {
+            assumed_role_arn: hit.assumed_role_arn,
+            root_profile: plan.chain.root.name.clone(),
+            mfa_expiration,
+        }),
+    }
+}
+
+/// Role `index` of the plan: from the cache, else (holding the layer's
+/// lock, and looking again once it is held) assumed with `signer`.
+/// Also says whether it came from the cache.
+fn role_layer(run: &Run, index: usize, signer: Signer) -> Result<(RoleSession, bool)> {
+    let plan = run.plan;
+    let step = &plan.roles[index];
+    let owner = role_owner(plan, index);
+    let explicit = step.explicit_duration.then_some(step.duration.as_secs());
+    let look = |seen: Option<Option<Stamp>>| {
+        run.cache
+            .as_ref()
+            .and_then(|c| usable_role(c, &owner, explicit, plan.cache, Timestamp::now(), seen))
+    };
+    if let Some(hit) = look(None) {
+        return Ok((hit.into(), true));
+    }
+    let _held = hold(run.cache.as_ref().map(|c| c.lock_role(&owner, run.wait)))?;
+    if let Some(hit) = look(Some(run.seen_roles[index])) {
+        return Ok((hit.into(), true));
+    }
+    let role = assume(step, signer, None)?;
+    store_role(run.cache, owner, &role, step.duration.as_secs());
+    Ok((role, false))
+}
+
+impl From<CachedRole> for RoleSession {
+    fn from(hit: CachedRole) -> RoleSession {
+        RoleSession {
+            session: hit.session,
+            assumed_role_arn: hit.assumed_role_arn,
+        }
+    }
+}
+
+/// A lock taken, or none when the cache is off or the lock file cannot be
+/// made (a warning: the run goes on as it did before locks). Only a wait
+/// that runs out fails the run.
+fn hold(lock: Option<Result<crate::lock::Held>>) -> Result<Option<crate::lock::Held>> {
+    match lock {
+        None => Ok(None),
+        Some(Ok(held)) => Ok(Some(held)),
+        Some(Err(err)) if Failure::is(&err, Tag::Busy) => Err(err),
+        Some(Err(err)) => {
+            crate::say(&format!(
+                "warning: {err:#}; going on without waiting for other runs"
+            ));
+            Ok(None)
+        }
+    }
+}
+
+/// The cache directory for spent-code records.
+fn code_records(cache: &Option<SessionCache>) -> Option<SessionCache> {
+    match cache {
+        Some(cache) => Some(SessionCache::at(cache.dir())),
+        None => SessionCache::locate().ok(),
+    }
 }
 
 fn open_cache(enabled: bool) -> Option<SessionCache> {
@@ -162,21 +248,30 @@ fn open_cache(enabled: bool) -> Option<SessionCache> {
 }
 
 /// A role session from the cache that may be used: asked for with the same
-/// explicit duration (if any) and with enough time left.
+/// explicit duration (if any) and with enough time left. With `seen` (what
+/// the file was before this run waited), one stored since is used whatever
+/// `--force` and `--min-remaining` say.
 fn usable_role(
     cache: &SessionCache,
     owner: &RoleOwner,
     explicit_seconds: Option<u64>,
     policy: CachePolicy,
     now: Timestamp,
+    seen: Option<Option<Stamp>>,
 ) -> Option<CachedRole> {
-    if policy.force {
+    let fresh = seen.is_some_and(|seen| cache.role_stamp(owner) != seen);
+    if policy.force && !fresh {
         return None;
     }
+    let least = if fresh {
+        FRESH_MIN_SECONDS
+    } else {
+        policy.min_remaining.as_secs() as i64
+    };
     cache
         .role(owner)
         .filter(|hit| explicit_seconds.is_none_or(|s| hit.requested_seconds == Some(s)))
-        .filter(|hit| left(hit.session.expiration, now) > policy.min_remaining.as_secs() as i64)
+        .filter(|hit| left(hit.session.expiration, now) > least)
 }
 
 fn left(end: Timestamp, now: Timestamp) -> i64 {
@@ -243,71 +338,124 @@ fn default_session_name() -> String {
     format!("mfa-session-{secs}")
 }
 
-/// The MFA session: from the cache when a good one is there (no request, no
-/// code), else from GetSessionToken, remembering the device.
-fn mfa_session(plan: &Plan, cache: &Option<SessionCache>, now: Timestamp) -> Result<MfaLayer> {
+/// What one look in the cache found for the MFA layer.
+struct MfaLook {
+    hit: Option<MfaLayer>,
+    remembered: Option<RememberedDevice>,
+    serial: Option<String>,
+    stamp: Option<Stamp>,
+}
+
+/// Looks for the MFA session in the cache: the named device, else the
+/// remembered one. With `seen`, as in [`usable_role`].
+fn look_mfa(run: &Run, seen: Option<Option<Stamp>>) -> MfaLook {
+    let plan = run.plan;
     let step = &plan.mfa;
     let owner = &step.owner;
-    let remembered = match (&step.serial, cache) {
+    let remembered = match (&step.serial, run.cache) {
         (None, Some(cache)) => cache.device(owner),
         _ => None,
     };
-    let known_serial = step
+    let serial = step
         .serial
         .clone()
         .or_else(|| remembered.as_ref().map(|d| d.serial.clone()));
-    let known_user = remembered.as_ref().and_then(|d| d.user_name.clone());
-
-    let hit = match (cache, &known_serial, plan.cache.force) {
-        (Some(cache), Some(serial), false) => cache.session(owner, serial),
-        _ => None,
+    let (Some(cache), Some(known)) = (run.cache, &serial) else {
+        return MfaLook {
+            hit: None,
+            remembered,
+            serial,
+            stamp: None,
+        };
     };
-    // An explicit --duration is a request for that session, not for any.
-    let hit = hit.filter(|hit| {
-        !step.explicit_duration || hit.requested_seconds == Some(step.duration.as_secs())
-    });
-    if let Some(hit) = hit
-        && left(hit.session.expiration, now) > plan.cache.min_remaining.as_secs() as i64
-    {
-        return Ok(MfaLayer {
+    let stamp = cache.session_stamp(owner, known);
+    let fresh = seen.is_some_and(|seen| seen != stamp);
+    let least = if fresh {
+        FRESH_MIN_SECONDS
+    } else {
+        plan.cache.min_remaining.as_secs() as i64
+    };
+    let hit = (fresh || !plan.cache.force)
+        .then(|| cache.session(owner, known))
+        .flatten()
+        // An explicit --duration is a request for that session, not for any.
+        .filter(|hit| {
+            !step.explicit_duration || hit.requested_seconds == Some(step.duration.as_secs())
+        })
+        .filter(|hit| left(hit.session.expiration, Timestamp::now()) > least)
+        .map(|hit| MfaLayer {
             serial: hit.serial,
             user_name: hit.user_name,
             session: hit.session,
             reused: true,
         });
+    MfaLook {
+        hit,
+        remembered,
+        serial,
+        stamp,
     }
+}
+
+/// The MFA session: from the cache when a good one is there (no request, no
+/// code), else from GetSessionToken, remembering the device. Everything
+/// after the first look happens under the lock of the owner's MFA session,
+/// so that many callers at once send one request and spend one code.
+fn mfa_session(run: &Run) -> Result<MfaLayer> {
+    let plan = run.plan;
+    let step = &plan.mfa;
+    let owner = &step.owner;
+    let first = look_mfa(run, None);
+    if let Some(hit) = first.hit {
+        return Ok(hit);
+    }
+    let held = hold(run.cache.as_ref().map(|c| c.lock_mfa(owner, run.wait)))?;
+    let look = match held {
+        Some(_) => look_mfa(run, Some(first.stamp)),
+        None => first,
+    };
+    if let Some(hit) = look.hit {
+        return Ok(hit);
+    }
+    let remembered = look.remembered;
+    let known_user = remembered.as_ref().and_then(|d| d.user_name.clone());
 
     let root = &plan.chain.root.name;
     let aws = Aws::connect(root, (&plan.chain.key).into(), &step.connection)?;
-    let (mut serial, mut user_name) = match known_serial {
+    let (mut serial, mut user_name) = match look.serial {
         Some(serial) => (serial, known_user),
         None => {
             let device = discover_device(&aws, root)?;
-            remember(cache, owner, &device);
+            remember(run.cache, owner, &device);
             (device.serial, Some(device.user_name))
         }
     };
-    let code = code(plan, &serial)?;
-    let session = match aws.session_token(&serial, &code, step.duration) {
+    let code = code(run, &serial)?;
+    let sent = spend(run, &serial, &code, || {
+        aws.session_token(&serial, &code, step.duration)
+    });
+    let session = match sent {
         Ok(session) => session,
         // A remembered device that AWS no longer accepts (removed, replaced):
         // forget it, look again, and try the same code with the new one.
         Err(err) if remembered.is_some() && Failure::is(&err, Tag::UnknownDevice) => {
-            if let Some(cache) = cache {
+            if let Some(cache) = run.cache {
                 cache.forget_device(owner);
             }
             let device = discover_device(&aws, root)?;
             if device.serial == serial {
                 return Err(err);
             }
-            remember(cache, owner, &device);
+            remember(run.cache, owner, &device);
             serial = device.serial;
             user_name = Some(device.user_name);
-            aws.session_token(&serial, &code, step.duration)?
+            spend(run, &serial, &code, || {
+                aws.session_token(&serial, &code, step.duration)
+            })?
         }
         Err(err) => return Err(err),
     };
-    if let Some(cache) = cache {
+    if let Some(cache) = run.cache {
         let entry = CachedSession {
             owner: owner.clone(),
             serial: serial.clone(),
@@ -319,6 +467,7 @@ fn mfa_session(plan: &Plan, cache: &Option<SessionCache>, now: Timestamp) -> Res
             crate::say(&format!("warning: {err:#}; the session was not cached"));
         }
     }
+    drop(held);
     Ok(MfaLayer {
         serial,
         user_name,
@@ -328,45 +477,146 @@ fn mfa_session(plan: &Plan, cache: &Option<SessionCache>, now: Timestamp) -> Res
 }
 
 /// `--direct`: the first role assumed from the long-term key, with the
-/// device's serial and a code, as the AWS CLI does it.
-fn direct_role(plan: &Plan, cache: &Option<SessionCache>) -> Result<(MfaLayer, RoleSession)> {
+/// device's serial and a code, as the AWS CLI does it; under the lock of
+/// that role layer.
+fn direct_role(run: &Run) -> Result<(MfaLayer, RoleSession)> {
+    let plan = run.plan;
     let step = &plan.roles[0];
     let owner = &plan.mfa.owner;
     let root = &plan.chain.root.name;
-    let remembered = match (&plan.mfa.serial, cache) {
+    let remembered = || match (&plan.mfa.serial, run.cache) {
         (None, Some(cache)) => cache.device(owner),
         _ => None,
     };
-    let (serial, user_name) = match (&plan.mfa.serial, remembered) {
+    let layer_of =
+        |role: &RoleSession, serial: String, user_name: Option<String>, reused| MfaLayer {
+            serial,
+            user_name,
+            session: role.session.clone(),
+            reused,
+        };
+    let role_owner0 = role_owner(plan, 0);
+    let explicit = step.explicit_duration.then_some(step.duration.as_secs());
+    let look = |seen: Option<Option<Stamp>>| {
+        run.cache.as_ref().and_then(|c| {
+            usable_role(
+                c,
+                &role_owner0,
+                explicit,
+                plan.cache,
+                Timestamp::now(),
+                seen,
+            )
+        })
+    };
+    let cached = |hit: CachedRole| {
+        let role: RoleSession = hit.into();
+        let device = remembered();
+        let serial = plan
+            .mfa
+            .serial
+            .clone()
+            .or_else(|| device.as_ref().map(|d| d.serial.clone()))
+            .unwrap_or_default();
+        let user = device.and_then(|d| d.user_name);
+        (layer_of(&role, serial, user, true), role)
+    };
+    if let Some(hit) = look(None) {
+        return Ok(cached(hit));
+    }
+    let _held = hold(
+        run.cache
+            .as_ref()
+            .map(|c| c.lock_role(&role_owner0, run.wait)),
+    )?;
+    if let Some(hit) = look(Some(run.seen_roles[0])) {
+        return Ok(cached(hit));
+    }
+    let (serial, user_name) = match (&plan.mfa.serial, remembered()) {
         (Some(serial), _) => (serial.clone(), None),
         (None, Some(device)) => (device.serial, device.user_name),
         (None, None) => {
             let aws = Aws::connect(root, (&plan.chain.key).into(), &plan.mfa.connection)?;
             let device = discover_device(&aws, root)?;
-            remember(cache, owner, &device);
+            remember(run.cache, owner, &device);
             (device.serial, Some(device.user_name))
         }
     };
-    let code = code(plan, &serial)?;
-    let role = assume(step, (&plan.chain.key).into(), Some((&serial, &code)))?;
-    store_role(cache, role_owner(plan, 0), &role, step.duration.as_secs());
-    let layer = MfaLayer {
-        serial,
-        user_name,
-        session: role.session.clone(),
-        reused: false,
-    };
-    Ok((layer, role))
+    let code = code(run, &serial)?;
+    let role = spend(run, &serial, &code, || {
+        assume(step, (&plan.chain.key).into(), Some((&serial, &code)))
+    })?;
+    store_role(
+        run.cache,
+        role_owner0.clone(),
+        &role,
+        step.duration.as_secs(),
+    );
+    Ok((layer_of(&role, serial, user_name, false), role))
 }
 
-fn code(plan: &Plan, serial: &str) -> Result<MfaCode> {
-    match &plan.code {
+/// The code, from where the plan says. A code typed at the prompt that was
+/// already sent is refused there and asked for again.
+fn code(run: &Run, serial: &str) -> Result<MfaCode> {
+    match &run.plan.code {
         CodeSource::Given(code) => Ok(code.clone()),
         CodeSource::Command { command, from } => {
-            crate::code_command::code_from(command, from, crate::code_command::TIMEOUT)
+            crate::code_command::code_from(command, from, crate::code_command::timeout()?)
         }
-        CodeSource::Prompt => prompt::read_code(serial),
+        CodeSource::Prompt => {
+            for _ in 1..PROMPT_ATTEMPTS {
+                let code = prompt::read_code(serial)?;
+                match refusal(run, serial, &code) {
+                    Some(refusal) => crate::say(&refusal.describe()),
+                    None => return Ok(code),
+                }
+            }
+            prompt::read_code(serial)
+        }
     }
+}
+
+/// How many codes the prompt takes before the last one goes through.
+const PROMPT_ATTEMPTS: usize = 3;
+
+/// Why `code` is not sent for `serial` now, if it was sent already.
+fn refusal(run: &Run, serial: &str, code: &MfaCode) -> Option<crate::spent::Refusal> {
+    let spent = run.codes.as_ref()?.spent_code(serial)?;
+    spent.refuses(serial, code.as_str(), Timestamp::now())
+}
+
+/// Sends a request that spends `code`: refused before anything is sent when
+/// the code was sent already in its window, recorded as sent otherwise (and
+/// the record dropped again when the request never reached AWS).
+fn spend<T>(
+    run: &Run,
+    serial: &str,
+    code: &MfaCode,
+    send: impl FnOnce() -> Result<T>,
+) -> Result<T> {
+    let record = match &run.codes {
+        None => None,
+        Some(codes) => {
+            let _held = hold(Some(codes.lock_spent(serial, run.wait)))?;
+            if let Some(refusal) = refusal(run, serial, code) {
+                return Err(Failure::new(format!(
+                    "not sending the MFA code for {serial}: {}",
+                    refusal.describe()
+                ))
+                .hint("AWS accepts each code once: a code sent again fails as a wrong one would")
+                .into());
+            }
+            let record = SpentCode::new(serial, code.as_str(), Timestamp::now());
+            codes.store_spent_code(&record).ok().map(|()| record)
+        }
+    };
+    let result = send();
+    if let (Err(err), Some(codes), Some(record)) = (&result, &run.codes, &record)
+        && Failure::is(err, Tag::Unreachable)
+    {
+        codes.forget_spent_code(record);
+    }
+    result
 }
 
 fn remember(cache: &Option<SessionCache>, owner: &Owner, device: &MfaDevice) {

@@ -7,7 +7,9 @@
 //! - the temporary file is created with mode 0600 and removed on every error
 //!   path; SIGINT, SIGTERM, SIGHUP and SIGQUIT are held back from its
 //!   creation to the rename, so Ctrl-C cannot leave it behind either (only
-//!   SIGKILL or a power cut can, and then it is named `.NAME.mfa-session-*`);
+//!   SIGKILL or a power cut can: then it is `.NAME.mfa-session-PID-*.tmp`,
+//!   locked by its writer until the rename, and the next write to that
+//!   directory removes it once the writer is gone, as `forget --all` does);
 //! - [`update`] resolves a chain of symbolic links and replaces the real file
 //!   (a dotfiles link stays a link), keeps its mode and owner (a run as root
 //!   with the user's HOME leaves the user's file the user's), refuses a
@@ -24,6 +26,7 @@
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 /// How many links [`update`] follows before it calls the chain a loop.
 const MAX_LINKS: usize = 40;
@@ -204,15 +207,21 @@ fn write_and_rename(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
+    remove_stale_temporaries(dir);
     let _held = HeldSignals::hold();
     let mut temp = tempfile::Builder::new()
-        .prefix(&format!(".{name}.mfa-session-"))
+        .prefix(&format!(".{name}{TEMP_MARK}{}-", std::process::id()))
+        .suffix(TEMP_SUFFIX)
         .tempfile_in(dir)?;
+    // Held until the rename: a sweep by another run sees that its writer is
+    // still at work.
+    temp.as_file().lock()?;
     temp.write_all(contents)?;
     if let Some(meta) = keep {
         keep_mode_and_owner(temp.as_file(), meta)?;
     }
     temp.as_file().sync_all()?;
+    pause_for_tests();
     before_rename(temp.as_file())?;
     // On failure the error hands the temporary file back; dropping it deletes it.
     temp.persist(target).map_err(|e| e.error)?;
@@ -220,6 +229,96 @@ fn write_and_rename(
         let _ = dir.sync_all();
     }
     Ok(())
+}
+
+/// What every temporary file of this tool's has in its name:
+/// `.NAME.mfa-session-PID-RANDOM.tmp`, beside the file NAME it replaces.
+const TEMP_MARK: &str = ".mfa-session-";
+const TEMP_SUFFIX: &str = ".tmp";
+
+/// Longer than any run takes (the lock wait, a code command, the requests):
+/// a temporary file this old has no writer left, whatever its pid says.
+const STALE_AFTER: Duration = Duration::from_secs(15 * 60);
+
+/// A run killed with SIGKILL (or a power cut) between the creation of a
+/// temporary file and its rename leaves it behind, and it may hold every
+/// key of the credentials file. Removes those of this user in `dir` whose
+/// writer is gone: its lock is free and its process no longer runs, or it
+/// is older than any run. Returns how many went.
+pub fn remove_stale_temporaries(dir: &Path) -> usize {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in entries.filter_map(|e| e.ok()) {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(temporary_pid) else {
+            continue;
+        };
+        let path = entry.path();
+        let Ok(meta) = fs::symlink_metadata(&path) else {
+            continue;
+        };
+        if !meta.is_file() || !owned_by_me(&meta) {
+            continue;
+        }
+        let age = meta
+            .modified()
+            .ok()
+            .and_then(|m| m.elapsed().ok())
+            .unwrap_or_default();
+        // Those of earlier versions name no pid: only their age tells.
+        let gone = pid.is_some_and(|pid| !crate::lock::process_alive(pid));
+        if !(gone || age > STALE_AFTER) {
+            continue;
+        }
+        // The writer locks its file until the rename: a free lock means no
+        // writer is left.
+        if let Some(_unheld) = crate::lock::try_acquire(&path)
+            && fs::remove_file(&path).is_ok()
+        {
+            removed += 1;
+        }
+    }
+    removed
+}
+
+/// The writer's pid, if `name` is one of this tool's temporary files
+/// (`Some(None)` for those of earlier versions, named without it).
+fn temporary_pid(name: &str) -> Option<Option<u32>> {
+    let rest = name.strip_prefix('.')?;
+    let (_, tail) = rest.split_once(TEMP_MARK)?;
+    if let Some(middle) = tail.strip_suffix(TEMP_SUFFIX) {
+        let (pid, random) = middle.split_once('-')?;
+        return (!random.is_empty()).then_some(Some(pid.parse().ok()?));
+    }
+    // Before 0.2: `.NAME.mfa-session-XXXXXX`, six random characters.
+    (tail.len() == 6 && tail.chars().all(|c| c.is_ascii_alphanumeric())).then_some(None)
+}
+
+#[cfg(unix)]
+fn owned_by_me(meta: &fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid cannot fail and touches no memory.
+    meta.uid() == unsafe { libc::geteuid() }
+}
+
+#[cfg(not(unix))]
+fn owned_by_me(_meta: &fs::Metadata) -> bool {
+    true
+}
+
+/// Debug builds only: `MFA_SESSION_TEST_PAUSE_BEFORE_RENAME=MS` holds a
+/// finished temporary file that long, so that the tests can kill a run at
+/// the moment it would leave one behind.
+fn pause_for_tests() {
+    #[cfg(debug_assertions)]
+    if let Some(ms) = std::env::var("MFA_SESSION_TEST_PAUSE_BEFORE_RENAME")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        std::thread::sleep(Duration::from_millis(ms));
+    }
 }
 
 #[cfg(unix)]
@@ -269,6 +368,11 @@ pub enum Unreadable {
 /// this user's: a regular file, not a link, owned by this user, with no group
 /// or other permission bits, and at most `cap` bytes.
 pub fn read_private(path: &Path, cap: u64) -> Result<Vec<u8>, Unreadable> {
+    read_private_dated(path, cap).map(|(bytes, _)| bytes)
+}
+
+/// [`read_private`], with the time the file was last written.
+pub fn read_private_dated(path: &Path, cap: u64) -> Result<(Vec<u8>, SystemTime), Unreadable> {
     let mut options = fs::OpenOptions::new();
     options.read(true);
     #[cfg(unix)]
@@ -306,7 +410,8 @@ pub fn read_private(path: &Path, cap: u64) -> Result<Vec<u8>, Unreadable> {
             "it is larger than {cap} bytes"
         )));
     }
-    Ok(bytes)
+    let modified = meta.modified().unwrap_or_else(|_| SystemTime::now());
+    Ok((bytes, modified))
 }
 
 /// Why a file or directory is not this user's alone.
@@ -430,6 +535,68 @@ mod tests {
         let err = update(&path, |_| anyhow::bail!("no")).unwrap_err();
         assert_eq!(err.to_string(), "no");
         assert_eq!(names(dir.path()), ["credentials"]);
+    }
+
+    #[test]
+    fn temporary_files_are_named_after_their_writer() {
+        assert_eq!(
+            temporary_pid(".credentials.mfa-session-4242-a1B2c3.tmp"),
+            Some(Some(4242))
+        );
+        assert_eq!(temporary_pid(".credentials.mfa-session-a1B2c3"), Some(None));
+        for other in [
+            "credentials",
+            ".credentials.mfa-session-.tmp",
+            ".credentials.mfa-session-x-abc.tmp",
+            ".credentials.mfa-session-42-.tmp",
+            ".credentials.swp",
+            "credentials.mfa-session-42-abc.tmp",
+        ] {
+            assert_eq!(temporary_pid(other), None, "{other}");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn only_the_temporaries_of_gone_writers_are_swept() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        let gone = dir
+            .path()
+            .join(format!(".credentials.mfa-session-{dead}-abcdef.tmp"));
+        fs::write(&gone, "aws_secret_access_key = SECRET\n").unwrap();
+        // This process's own: still at work.
+        let mine = dir.path().join(format!(
+            ".credentials.mfa-session-{}-abcdef.tmp",
+            std::process::id()
+        ));
+        fs::write(&mine, "x").unwrap();
+        // A dead writer's file that something still holds locked.
+        let locked = dir
+            .path()
+            .join(format!(".config.mfa-session-{dead}-abcdef.tmp"));
+        fs::write(&locked, "x").unwrap();
+        let holder = File::open(&locked).unwrap();
+        holder.lock().unwrap();
+        // An earlier version's, young: its writer may be at work.
+        fs::write(dir.path().join(".credentials.mfa-session-Xy12Zq"), "x").unwrap();
+        fs::write(dir.path().join("credentials"), "[a]\n").unwrap();
+        assert_eq!(remove_stale_temporaries(dir.path()), 1);
+        assert!(!gone.exists());
+        let mut left = names(dir.path());
+        left.sort();
+        assert_eq!(left.len(), 4, "{left:?}");
+        drop(holder);
+        assert_eq!(remove_stale_temporaries(dir.path()), 1);
+        // The next write sweeps too, and leaves only its target.
+        fs::remove_file(&mine).unwrap();
+        replace(&dir.path().join("credentials"), b"[b]\n").unwrap();
+        assert_eq!(
+            names(dir.path()),
+            [".credentials.mfa-session-Xy12Zq", "credentials"]
+        );
     }
 
     #[test]
