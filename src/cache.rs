@@ -848,6 +848,14 @@ pub fn valid_user_name(name: &str) -> bool {
 }
 
 fn warn(path: &Path, reason: &str) {
+    // A caller that waited for another looks twice: one warning is enough.
+    static WARNED: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+    if let Ok(mut warned) = WARNED.lock() {
+        if warned.iter().any(|p| p == path) {
+            return;
+        }
+        warned.push(path.to_owned());
+    }
     crate::say(&format!(
         "warning: ignoring the cache file {}: {reason}; it will be replaced",
         path.display()

@@ -26,6 +26,8 @@ use crate::error::{Failure, io_reason};
 /// How long a caller waits for another one by default.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 
+static SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// A held lock; released when dropped (or when the process ends).
 #[derive(Debug)]
 pub struct Held {
@@ -79,6 +81,9 @@ pub fn acquire(path: &Path, what: &str, wait: Duration) -> Result<Held> {
                 let holder = holder(path);
                 if !waited {
                     waited = true;
+                }
+                // Once per run, however many layers it waits for.
+                if !SAID.swap(true, std::sync::atomic::Ordering::Relaxed) {
                     let pid = holder.map(|p| format!(" (pid {p})")).unwrap_or_default();
                     crate::say(&format!(
                         "waiting for another mfa-session{pid} to get {what} (up to {})",

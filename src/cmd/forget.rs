@@ -18,7 +18,9 @@ pub fn run(args: &ForgetArgs) -> Result<String> {
     // and the failure is reported once everything else is gone.
     let mut sections = Vec::new();
     let mut failed = None;
+    let mut sections_dirs = Vec::new();
     for written in cache.written(profile) {
+        sections_dirs.extend(parent(&written.path));
         match crate::credentials_file::remove_session(
             &written.path,
             &written.section,
@@ -44,6 +46,30 @@ pub fn run(args: &ForgetArgs) -> Result<String> {
         }
     }
     let removed = cache.forget(profile)?;
+    if args.all {
+        // What killed runs left: temporary copies beside the files they
+        // were writing (the cache, the profile files, written sections),
+        // the records of spent codes and the lock files no run holds.
+        let mut dirs = Vec::new();
+        if let Ok(files) = crate::profile::ProfileFiles::locate() {
+            dirs.extend([files.config, files.credentials].iter().filter_map(parent));
+        }
+        dirs.extend(sections_dirs.iter().cloned());
+        dirs.sort();
+        dirs.dedup();
+        dirs.retain(|d| d.as_path() != cache.dir());
+        let temporaries: usize = dirs
+            .iter()
+            .map(|d| crate::secret_file::remove_stale_temporaries(d))
+            .sum::<usize>()
+            + cache.sweep();
+        if temporaries > 0 {
+            crate::say(&format!(
+                "removed {temporaries} lock, record and temporary file{} left by earlier runs",
+                if temporaries == 1 { "" } else { "s" }
+            ));
+        }
+    }
     let what = match profile {
         None => "every profile".to_owned(),
         Some(p) => format!("profile '{p}'"),
@@ -60,4 +86,12 @@ pub fn run(args: &ForgetArgs) -> Result<String> {
         None => Ok(String::new()),
         Some(err) => Err(err),
     }
+}
+
+/// The folder a file is in, resolved through a link at the file.
+fn parent(path: &std::path::PathBuf) -> Option<std::path::PathBuf> {
+    let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
+    real.parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .map(|d| d.to_path_buf())
 }

@@ -133,15 +133,15 @@ fn profile_comes_from_aws_profile_else_default() {
     );
     sandbox.set("AWS_PROFILE", "team");
     sandbox
-        .run(&["123456"])
+        .run(&["222222"])
         .success()
         .stderr_has("profile 'team'");
     // --profile and the positional agree with each other and beat AWS_PROFILE.
     sandbox.set("AWS_PROFILE", "nonexistent");
     sandbox
-        .run(&["--profile", "team", "--code", "123456"])
+        .run(&["--profile", "team", "--code", "233333"])
         .success();
-    sandbox.run(&["team", "123456"]).success();
+    sandbox.run(&["team", "244444"]).success();
 }
 
 /// Issue 9.1: `AWS_DEFAULT_PROFILE` names the profile as the AWS CLI reads

@@ -182,7 +182,7 @@ fn a_remembered_device_that_stopped_working_is_replaced() {
     sandbox.run(&[CODE, "work"]).success().stderr_has(OLD);
     // The old device is remembered: one request, then it fails, then the
     // new device is found and used.
-    let run = sandbox.run(&[CODE, "work", "--force"]);
+    let run = sandbox.run(&["975310", "work", "--force"]);
     run.success().stderr_has(NEW);
     assert_eq!(
         endpoint.actions(),
@@ -196,7 +196,7 @@ fn a_remembered_device_that_stopped_working_is_replaced() {
     );
     // And the new one is remembered.
     sandbox
-        .run(&[CODE, "work", "--force"])
+        .run(&["246813", "work", "--force"])
         .success()
         .stderr_has(NEW);
     assert_eq!(endpoint.actions().len(), 6);

@@ -1,6 +1,7 @@
 //! End-to-end tests of the built binary, all linked into one test binary so
 //! that one moto server serves them all.
 
+mod callers;
 mod cmd;
 mod core;
 mod faults;

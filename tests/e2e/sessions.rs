@@ -35,7 +35,7 @@ fn a_second_run_reuses_the_session_with_no_code_and_no_request() {
     assert_eq!(count(moto, &user), after_first, "no request");
 
     // --force: a new session from the remembered device, one request.
-    let forced = sandbox.run(&["123456", "work", "--force"]);
+    let forced = sandbox.run(&["222222", "work", "--force"]);
     forced.success().stderr_has("session for profile 'work'");
     let requests = moto.requests_signed_by(&user.access_key_id);
     assert_eq!(
@@ -106,8 +106,18 @@ fn cache_files_are_private() {
     sandbox.run(&["123456", "work"]).success();
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&cache_dir(&sandbox)), 0o700);
-    let files = sandbox.cache_files("");
+    let mut files = sandbox.cache_files("session-");
+    files.extend(sandbox.cache_files("device-"));
     assert_eq!(files.len(), 2, "one session, one device: {files:?}");
+    // The spent-code record and the lock files are private too.
+    files.extend(sandbox.cache_files("code-"));
+    files.extend(
+        std::fs::read_dir(cache_dir(&sandbox))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "lock")),
+    );
+    assert_eq!(files.len(), 5, "{files:?}");
     for file in files {
         assert_eq!(mode(&file), 0o600, "{}", file.display());
         let text = std::fs::read_to_string(&file).unwrap();
@@ -127,7 +137,15 @@ fn twenty_runs_at_once_leave_a_valid_cache() {
         ".aws/config",
         &format!("[profile work]\nmfa_serial = {}\n", user.serials[0]),
     );
-    let runs = sandbox.run_at_once(&vec![vec!["123456", "work", "--force", "-q"]; 20]);
+    // Each with its own code: one that started after another stored its
+    // session gets a new one, and a code is sent once.
+    let codes: Vec<String> = (0..20).map(|i| format!("{}", 100000 + i)).collect();
+    let runs = sandbox.run_at_once(
+        &codes
+            .iter()
+            .map(|code| vec![code.as_str(), "work", "--force", "-q"])
+            .collect::<Vec<_>>(),
+    );
     for run in runs {
         run.success();
         assert_eq!(run.stdout.lines().count(), 5);
@@ -158,7 +176,7 @@ fn a_corrupt_cache_file_is_survived_and_replaced() {
     let device = sandbox.cache_files("device-").remove(0);
     std::fs::write(&session, "{ not json").unwrap();
     std::fs::write(&device, "\u{0}\u{1}garbage").unwrap();
-    let run = sandbox.run(&["123456", "work"]);
+    let run = sandbox.run(&["222222", "work"]);
     run.success()
         .stderr_has("warning: ignoring the cache file")
         .stderr_has("it will be replaced");
@@ -182,7 +200,7 @@ fn forget_deletes_cached_sessions() {
         .stderr_has("forgot 2 cached files for profile 'work'");
     assert_eq!(run.stdout, "");
     sandbox.run(&["work"]).failure(1);
-    sandbox.run(&["123456", "work"]).success();
+    sandbox.run(&["222222", "work"]).success();
     sandbox
         .run(&["forget", "--all"])
         .success()
@@ -401,10 +419,11 @@ fn the_cache_directory_follows_xdg_and_can_be_overridden() {
         .run(&["work"])
         .failure(1)
         .stderr_has("no MFA code given");
-    sandbox.run(&["123456", "work"]).success();
+    sandbox.run(&["222222", "work"]).success();
     let names: Vec<String> = std::fs::read_dir(&custom)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("session-") || n.starts_with("device-"))
         .collect();
     assert_eq!(names.len(), 2, "{names:?}");
     sandbox.run(&["work"]).success().stderr_has("reusing");

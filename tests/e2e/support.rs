@@ -530,7 +530,11 @@ impl Sandbox {
         let mut files: Vec<_> = std::fs::read_dir(self.path(".cache/mfa-session"))
             .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
             .unwrap_or_default();
-        files.retain(|p| p.file_name().unwrap().to_str().unwrap().starts_with(prefix));
+        // Sessions, devices and records; not the lock files beside them.
+        files.retain(|p| {
+            let name = p.file_name().unwrap().to_str().unwrap();
+            name.starts_with(prefix) && name.ends_with(".json")
+        });
         files.sort();
         files
     }
@@ -815,14 +819,18 @@ impl FakeEndpoint {
     }
 }
 
-fn serve(mut stream: TcpStream, handler: &Handler, seen: &std::sync::Mutex<Vec<FakeRequest>>) {
+/// One HTTP request read from `stream`: its head (with the blank line), its
+/// body, and what it asks for.
+pub fn read_request(stream: &mut TcpStream) -> Option<(String, String, FakeRequest)> {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
     let mut data = Vec::new();
     let mut buf = [0u8; 4096];
     let (head_end, length) = loop {
-        let Ok(n) = stream.read(&mut buf) else { return };
+        let Ok(n) = stream.read(&mut buf) else {
+            return None;
+        };
         if n == 0 {
-            return;
+            return None;
         }
         data.extend_from_slice(&buf[..n]);
         if let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") {
@@ -836,7 +844,9 @@ fn serve(mut stream: TcpStream, handler: &Handler, seen: &std::sync::Mutex<Vec<F
         }
     };
     while data.len() < head_end + length {
-        let Ok(n) = stream.read(&mut buf) else { return };
+        let Ok(n) = stream.read(&mut buf) else {
+            return None;
+        };
         if n == 0 {
             break;
         }
@@ -856,6 +866,13 @@ fn serve(mut stream: TcpStream, handler: &Handler, seen: &std::sync::Mutex<Vec<F
             .filter_map(|kv| kv.split_once('='))
             .map(|(k, v)| (url_decode(k), url_decode(v)))
             .collect(),
+    };
+    Some((head, body, request))
+}
+
+fn serve(mut stream: TcpStream, handler: &Handler, seen: &std::sync::Mutex<Vec<FakeRequest>>) {
+    let Some((_, _, request)) = read_request(&mut stream) else {
+        return;
     };
     let earlier = {
         let mut seen = seen.lock().unwrap();

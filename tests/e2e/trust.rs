@@ -257,7 +257,14 @@ fn the_cache_trusts_only_what_this_user_owns() {
         assert_eq!(run.code, Some(1), "{label}: {run:#?}");
         run.stderr_has("warning: ignoring the cache file");
         // The next good run replaces the planted file with a real one.
-        sandbox.run(&["123456", "work", "-s", serial]).success();
+        sandbox
+            .run(&[
+                if label == "link" { "234567" } else { "345678" },
+                "work",
+                "-s",
+                serial,
+            ])
+            .success();
         assert!(
             std::fs::symlink_metadata(&session_file).unwrap().is_file(),
             "{label}"
@@ -476,7 +483,7 @@ fn an_explicit_duration_or_device_is_not_served_by_another_session() {
         .stderr_has("no MFA code given");
     // A new session for 1h is then what 1h reuses.
     sandbox
-        .run(&["123456", "work", "-s", serial, "--duration", "1h"])
+        .run(&["222222", "work", "-s", serial, "--duration", "1h"])
         .success();
     sandbox
         .run(&["work", "-s", serial, "--duration", "60m"])
@@ -549,7 +556,7 @@ fn a_planted_device_file_puts_no_escape_sequence_on_screen() {
     assert_ne!(planted, text);
     std::fs::write(&device_file, planted).unwrap();
     // A new session is announced with the device's serial.
-    let run = sandbox.run(&["123456", "work", "--force"]);
+    let run = sandbox.run(&["222222", "work", "--force"]);
     run.success();
     assert!(!run.stderr.contains('\u{1b}'), "{run:#?}");
     assert!(!run.stderr.contains("pwned"), "{run:#?}");
