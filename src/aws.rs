@@ -364,12 +364,15 @@ impl Aws {
                 self.explain(&what, &self.sts_name, &e)
             })?;
         let arn = identity.arn().unwrap_or_default();
-        match user_name_from_arn(arn) {
+        if !answer::arn(arn) {
+            let what = format!("could not identify the user of profile '{}'", self.profile);
+            return Err(self.unusable(&what, &self.sts_name, "Arn"));
+        }
+        match user_name_from_arn(arn).filter(|name| crate::cache::valid_user_name(name)) {
             Some(name) => Ok(name.to_owned()),
             None => Err(Failure::new(format!(
-                "profile '{}' does not belong to an IAM user (caller is {})",
+                "profile '{}' does not belong to an IAM user (caller is {arn})",
                 self.profile,
-                arn.escape_debug()
             ))
             .hint("name the MFA device with --serial-number ARN")
             .into()),
@@ -401,7 +404,22 @@ impl Aws {
             .and_then(|d| d.clone())
             .and_then(|d| DateTime::from_str(&d, DateTimeFormat::HttpDate).ok())
             .map(|d| d.secs());
-        Ok((output.arn().unwrap_or_default().to_owned(), server))
+        let arn = output.arn().unwrap_or_default();
+        if !answer::arn(arn) {
+            let what = format!("could not identify the user of profile '{}'", self.profile);
+            return Err(self.unusable(&what, &self.sts_name, "Arn"));
+        }
+        Ok((arn.to_owned(), server))
+    }
+
+    /// A failure for an answer with a value AWS never sends (which is not
+    /// shown: it may hold escape sequences).
+    fn unusable(&self, what: &str, service: &str, field: &str) -> anyhow::Error {
+        Failure::new(format!(
+            "{what}: {service} sent an answer that cannot be used: its {field} holds characters AWS never sends"
+        ))
+        .hint("check AWS_ENDPOINT_URL and the profile's endpoint_url: the answer did not come from AWS as it is")
+        .into()
     }
 
     /// Creates a virtual MFA device named `name`: its serial, its Base32
@@ -450,6 +468,14 @@ impl Aws {
                 self.iam_name
             ))
             .into());
+        }
+        // The serial goes into ~/.aws/config and the seed into a QR code.
+        let what = format!("could not create the virtual MFA device '{name}'");
+        if crate::input::check_serial(&serial).is_err() {
+            return Err(self.unusable(&what, &self.iam_name, "SerialNumber"));
+        }
+        if !answer::base32(&seed) {
+            return Err(self.unusable(&what, &self.iam_name, "Base32StringSeed"));
         }
         Ok(NewDevice { serial, seed, png })
     }
@@ -555,6 +581,9 @@ impl Aws {
             .assumed_role_user()
             .map(|u| u.arn().to_owned())
             .unwrap_or_default();
+        if !assumed_role_arn.is_empty() && !answer::arn(&assumed_role_arn) {
+            return Err(self.unusable(&what, &self.sts_name, "the assumed role's ARN"));
+        }
         Ok(RoleSession {
             session,
             assumed_role_arn,
@@ -640,6 +669,17 @@ impl Aws {
                 missing.join(", ")
             ))
             .into());
+        }
+        // They are written into files and shell code: a line break in one
+        // would start a new line of its own there.
+        if !answer::key_id(&session.access_key_id) {
+            return Err(self.unusable(what, &self.sts_name, "AccessKeyId"));
+        }
+        if !answer::token(&session.secret_access_key) {
+            return Err(self.unusable(what, &self.sts_name, "SecretAccessKey"));
+        }
+        if !answer::token(&session.session_token) {
+            return Err(self.unusable(what, &self.sts_name, "SessionToken"));
         }
         if session.expiration <= Timestamp::now() {
             return Err(Failure::new(format!(
@@ -759,6 +799,72 @@ impl Aws {
             }
             _ => return None,
         })
+    }
+}
+
+/// What values in AWS's answers look like: anything else is refused before
+/// it is written to a file or shown.
+mod answer {
+    /// An ARN: `arn:` and printable ASCII without spaces, as IAM's and STS's
+    /// ARNs are (paths and names are `[\w+=,.@/-]`).
+    pub fn arn(text: &str) -> bool {
+        text.starts_with("arn:") && text.len() <= 2048 && text.bytes().all(|b| b.is_ascii_graphic())
+    }
+
+    /// An access key id: upper-case letters and digits (AKIA..., ASIA...).
+    pub fn key_id(text: &str) -> bool {
+        (16..=128).contains(&text.len())
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+    }
+
+    /// A secret key or session token: printable ASCII without spaces.
+    pub fn token(text: &str) -> bool {
+        !text.is_empty() && text.len() <= 16 * 1024 && text.bytes().all(|b| b.is_ascii_graphic())
+    }
+
+    /// A TOTP seed in Base32: `A-Z`, `2-7`, padding at the end.
+    pub fn base32(text: &str) -> bool {
+        let body = text.trim_end_matches('=');
+        !body.is_empty()
+            && body.len() <= 1024
+            && body
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b))
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn values_aws_sends_and_values_it_does_not() {
+            assert!(arn(
+                "arn:aws:sts::123456789012:assumed-role/ops/mfa-session-1"
+            ));
+            assert!(arn("arn:aws:iam::123456789012:user/path/alice+x=y,z.w@v-u"));
+            for bad in [
+                "",
+                "arn:aws:iam::1:user/a\u{1b}]0;pwned\u{7}",
+                "arn:aws:iam::1:user/a b",
+                "arn:aws:iam::1:user/a\n[profile evil]",
+                "user/alice",
+            ] {
+                assert!(!arn(bad), "{bad:?}");
+            }
+            assert!(key_id("ASIAFAKEENDPOINT0001"));
+            assert!(!key_id("ASIA\nFAKE0000000000"));
+            assert!(!key_id("asiafakeendpoint0001"));
+            assert!(token("FakeSessionToken+/="));
+            assert!(!token("token\n[profile evil]\ncredential_process = sh"));
+            assert!(!token(""));
+            assert!(base32("JBSWY3DPEHPK3PXP"));
+            assert!(base32("JBSWY3DPEHPK3PX="));
+            assert!(!base32("JBSWY3DPEHPK3PX1"));
+            assert!(!base32("jbswy3dpehpk3pxp"));
+            assert!(!base32("===="));
+        }
     }
 }
 

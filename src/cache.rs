@@ -147,6 +147,10 @@ pub struct WrittenSection {
     pub section: String,
     /// The session's access key id, to recognise it (not secret).
     pub access_key_id: String,
+    /// For a role profile: the root profile whose MFA session it came
+    /// from, so that `forget ROOT` takes it out too.
+    #[serde(default)]
+    pub root_profile: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -166,6 +170,10 @@ pub struct RoleOwner {
     pub profile: String,
     pub hops: Vec<RoleLink>,
     pub direct: bool,
+    /// The MFA device named for the chain (flag or `mfa_serial`), if one
+    /// was: an explicit device is served only by a session obtained with it.
+    #[serde(default)]
+    pub device: Option<String>,
 }
 
 /// One role in a chain: what AssumeRole was asked with.
@@ -264,6 +272,9 @@ pub struct RememberedDevice {
 
 pub struct SessionCache {
     dir: PathBuf,
+    /// The folder that must exist already: only the cache's own folders
+    /// below it are created (a HOME that does not exist is not made).
+    base: Option<PathBuf>,
 }
 
 impl SessionCache {
@@ -273,10 +284,19 @@ impl SessionCache {
     /// A directory that exists must be this user's; one that is, but that
     /// other users may read, is made private first.
     pub fn locate() -> Result<SessionCache> {
-        let dir = match std::env::var_os("MFA_SESSION_CACHE_DIR").filter(|d| !d.is_empty()) {
-            Some(dir) => PathBuf::from(dir),
+        let (dir, base) = match std::env::var_os("MFA_SESSION_CACHE_DIR").filter(|d| !d.is_empty())
+        {
+            Some(dir) => {
+                let dir = PathBuf::from(dir);
+                let base = dir.parent().map(Path::to_path_buf);
+                (dir, base)
+            }
             None => match dirs::cache_dir() {
-                Some(base) => base.join("mfa-session"),
+                // ~/.cache may be made, HOME never.
+                Some(base) => (
+                    base.join("mfa-session"),
+                    base.parent().map(Path::to_path_buf),
+                ),
                 None => {
                     return Err(
                         Failure::new("cannot find a cache directory (HOME is not set)")
@@ -287,11 +307,14 @@ impl SessionCache {
             },
         };
         check_dir(&dir)?;
-        Ok(SessionCache { dir })
+        Ok(SessionCache { dir, base })
     }
 
     pub fn at(dir: impl Into<PathBuf>) -> SessionCache {
-        SessionCache { dir: dir.into() }
+        SessionCache {
+            dir: dir.into(),
+            base: None,
+        }
     }
 
     pub fn dir(&self) -> &Path {
@@ -357,7 +380,9 @@ impl SessionCache {
             .filter_map(|path| read_json::<WrittenFile>(&path).ok())
             .filter(|f| f.format == FORMAT)
             .map(|f| f.written)
-            .filter(|w| profile.is_none_or(|p| w.profile == p))
+            .filter(|w| {
+                profile.is_none_or(|p| w.profile == p || w.root_profile.as_deref() == Some(p))
+            })
             .collect()
     }
 
@@ -682,6 +707,18 @@ impl SessionCache {
             .hint("pass --no-cache, or set MFA_SESSION_CACHE_DIR to a writable directory")
             .into()
         };
+        if let Some(base) = self.base.as_ref().filter(|b| !b.as_os_str().is_empty())
+            && !self.dir.is_dir()
+            && !base.is_dir()
+        {
+            return Err(Failure::new(format!(
+                "cannot create {}: {} does not exist",
+                self.dir.display(),
+                base.display()
+            ))
+            .hint("check HOME (or XDG_CACHE_HOME), set MFA_SESSION_CACHE_DIR to a folder that exists, or pass --no-cache")
+            .into());
+        }
         let mut builder = fs::DirBuilder::new();
         builder.recursive(true);
         #[cfg(unix)]
@@ -1080,6 +1117,7 @@ mod tests {
             profile: "prod".to_owned(),
             hops: vec![],
             direct: false,
+            device: None,
         }
     }
 

@@ -56,8 +56,15 @@ pub fn check_target(section: &str, profile: &str) -> Result<()> {
         ))
         .into());
     }
-    let path = ProfileFiles::locate()?.credentials;
+    let files = ProfileFiles::locate()?;
+    if let Ok(config) = std::fs::read_to_string(&files.config)
+        && let Some(key) = other_profile(&config, FileKind::Config, section)
+    {
+        return Err(taken(section, &files.config, &key));
+    }
+    let path = files.credentials;
     let target = crate::secret_file::check_target(&path)?;
+    check_writable(&target)?;
     let text = match std::fs::read_to_string(&target) {
         Ok(text) => text,
         Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),
@@ -70,10 +77,87 @@ pub fn check_target(section: &str, profile: &str) -> Result<()> {
             .into());
         }
     };
+    if let Some(key) = other_profile(&text, FileKind::Credentials, section) {
+        return Err(taken(section, &target, &key));
+    }
     let placeholder = OWNED.map(|k| (k, String::new()));
     with_section(&text, section, &placeholder)
         .map(|_| ())
         .map_err(|reason| refusal(section, &target, &reason))
+}
+
+/// Keys that make a section a profile of its own, which a session written
+/// over it would take over (botocore takes static keys before a role or a
+/// command). A section with only this tool's keys is a session: it may be
+/// written again.
+const PROFILE_KEYS: [&str; 6] = [
+    "role_arn",
+    "source_profile",
+    "credential_process",
+    "credential_source",
+    "web_identity_token_file",
+    "sso_session",
+];
+
+/// The key that makes `[section]` of `text` another profile, if one does.
+fn other_profile(text: &str, kind: FileKind, section: &str) -> Option<String> {
+    let (_, text) = split_bom(text);
+    let document = syntax::parse(text, kind).ok()?;
+    let keys = document
+        .profile_sections(section)
+        .flat_map(|s| s.properties.iter().map(|p| p.key.clone()))
+        .collect::<Vec<_>>();
+    let is_profile = |key: &str| {
+        PROFILE_KEYS.contains(&key)
+            || key.starts_with("sso_")
+            || (kind == FileKind::Config
+                && matches!(key, "aws_access_key_id" | "aws_secret_access_key"))
+    };
+    keys.into_iter().find(|k| is_profile(k))
+}
+
+fn taken(section: &str, path: &std::path::Path, key: &str) -> anyhow::Error {
+    Failure::new(format!(
+        "will not write [{section}]: profile '{section}' is defined in {} ({key}), and a session written for it would take it over",
+        path.display()
+    ))
+    .hint(format!(
+        "choose a name that is not a profile yet, e.g. --write-profile {section}-mfa"
+    ))
+    .into()
+}
+
+/// Whether the file (or, while it does not exist, its folder) can be
+/// written: found out before the code is spent.
+fn check_writable(target: &std::path::Path) -> Result<()> {
+    let fail = |what: &std::path::Path, e: &io::Error| -> anyhow::Error {
+        Failure::new(format!("cannot write {}: {}", what.display(), io_reason(e)))
+            .hint("make it writable, or apply the session with eval, exec or credential-process")
+            .into()
+    };
+    // The replacement is a new file renamed into the folder: the folder must
+    // take new files, whatever the file's own mode.
+    let dir = target
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let mut existing = dir;
+    while !existing.exists() {
+        match existing.parent() {
+            Some(up) if !up.as_os_str().is_empty() => existing = up,
+            _ => break,
+        }
+    }
+    if let Err(e) = tempfile::Builder::new()
+        .prefix(".mfa-session-probe-")
+        .tempfile_in(existing)
+    {
+        return Err(fail(existing, &e));
+    }
+    match std::fs::OpenOptions::new().append(true).open(target) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(fail(target, &e)),
+        _ => Ok(()),
+    }
 }
 
 fn refusal(section: &str, path: &std::path::Path, reason: &str) -> anyhow::Error {

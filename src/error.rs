@@ -33,6 +33,9 @@ pub struct Failure {
     hint: Option<String>,
     exit: Exit,
     tag: Option<Tag>,
+    /// What the command prints on stdout although it failed (`doctor`'s
+    /// report), written by `main` like any output.
+    output: Option<String>,
 }
 
 /// What kind of failure this is, for callers that react to one kind.
@@ -44,6 +47,8 @@ pub enum Tag {
     Unreachable,
     /// Another mfa-session held a lock for longer than this one waits.
     Busy,
+    /// A question had to be asked, and there is no terminal.
+    NoTerminal,
 }
 
 impl Failure {
@@ -53,6 +58,7 @@ impl Failure {
             hint: None,
             exit: Exit::Failure,
             tag: None,
+            output: None,
         }
     }
 
@@ -92,6 +98,12 @@ impl Failure {
         }
     }
 
+    /// Output that goes to stdout all the same, before the error.
+    pub fn output(mut self, output: String) -> Failure {
+        self.output = Some(output);
+        self
+    }
+
     pub fn hint(mut self, hint: impl Into<String>) -> Failure {
         self.hint = Some(hint.into());
         self
@@ -111,6 +123,7 @@ pub struct Report {
     pub line: String,
     pub hint: Option<String>,
     pub exit: Exit,
+    pub output: Option<String>,
 }
 
 impl Report {
@@ -124,6 +137,7 @@ impl Report {
             line,
             hint: failure.and_then(|f| f.hint.as_deref().map(one_line)),
             exit: failure.map_or(Exit::Failure, |f| f.exit),
+            output: failure.and_then(|f| f.output.clone()),
         }
     }
 }
@@ -138,8 +152,24 @@ pub fn io_reason(e: &std::io::Error) -> String {
     }
 }
 
-fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+/// The text on one line, and with no control character left: a message
+/// that quotes a file or an answer must not put escape sequences on the
+/// terminal.
+pub fn one_line(text: &str) -> String {
+    let words = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if !words.chars().any(char::is_control) {
+        return words;
+    }
+    words
+        .chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -156,6 +186,16 @@ mod tests {
         assert_eq!(report.line, "reading the code: bad code");
         assert_eq!(report.hint.as_deref(), Some("type six digits"));
         assert_eq!(report.exit, Exit::Usage);
+    }
+
+    #[test]
+    fn control_characters_never_reach_the_terminal() {
+        let err = anyhow::anyhow!("caller is arn:aws:iam::1:user/a\u{1b}]0;pwned\u{7}\tx");
+        let report = Report::new(&err);
+        assert_eq!(
+            report.line,
+            "caller is arn:aws:iam::1:user/a\\u{1b}]0;pwned\\u{7} x"
+        );
     }
 
     #[test]

@@ -33,5 +33,6 @@ use std::io::Write;
 
 /// One line for the user on stderr, prefixed with the tool's name.
 pub fn say(line: &str) {
+    let line = error::one_line(line);
     let _ = writeln!(std::io::stderr(), "mfa-session: {line}");
 }

@@ -51,6 +51,11 @@ fn main() -> ExitCode {
         Ok(output) => print_output(&output),
         Err(err) => {
             let report = Report::new(&err);
+            if let Some(output) = &report.output
+                && print_output(output) != ExitCode::from(Exit::Success)
+            {
+                return Exit::Failure.into();
+            }
             let mut stderr = io::stderr().lock();
             let _ = writeln!(stderr, "mfa-session: {}", report.line);
             if let Some(hint) = report.hint {

@@ -72,7 +72,7 @@ pub fn obtain(plan: Plan) -> Result<Obtained> {
     let run = Run {
         plan: &plan,
         cache: &cache,
-        codes: code_records(&cache),
+        codes: code_records(),
         wait,
         seen_roles,
     };
@@ -227,11 +227,8 @@ fn hold(lock: Option<Result<crate::lock::Held>>) -> Result<Option<crate::lock::H
 }
 
 /// The cache directory for spent-code records.
-fn code_records(cache: &Option<SessionCache>) -> Option<SessionCache> {
-    match cache {
-        Some(cache) => Some(SessionCache::at(cache.dir())),
-        None => SessionCache::locate().ok(),
-    }
+fn code_records() -> Option<SessionCache> {
+    SessionCache::locate().ok()
 }
 
 fn open_cache(enabled: bool) -> Option<SessionCache> {
@@ -293,6 +290,7 @@ fn role_owner(plan: &Plan, index: usize) -> RoleOwner {
             })
             .collect(),
         direct: plan.direct,
+        device: plan.mfa.serial.clone(),
     }
 }
 

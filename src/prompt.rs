@@ -54,6 +54,7 @@ fn open_terminal(missing: &str, instead: &str) -> Result<Terminal> {
         Ok((input, output)) => Ok(Terminal { input, output }),
         Err(_) => Err(
             Failure::new(format!("{missing}, and there is no terminal to ask on"))
+                .tag(crate::error::Tag::NoTerminal)
                 .hint(instead)
                 .into(),
         ),

@@ -70,7 +70,6 @@ pub fn run(args: &DoctorArgs) -> Result<String> {
     };
     if failed > 0 {
         // The report is the output; the exit status says it failed.
-        print!("{out}");
         return Err(Failure::with_exit(
             format!(
                 "{failed} check{} failed",
@@ -78,6 +77,7 @@ pub fn run(args: &DoctorArgs) -> Result<String> {
             ),
             Exit::Failure,
         )
+        .output(out)
         .into());
     }
     Ok(out)

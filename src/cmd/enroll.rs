@@ -37,6 +37,21 @@ pub fn run(args: &EnrollArgs) -> Result<String> {
         ),
         None => None,
     };
+    // Everything that can be checked here is, before the device exists: a
+    // device left behind where the policy denies deleting it blocks the
+    // default name.
+    if let Some(codes) = &codes
+        && codes.len() == 2
+        && codes[0] == codes[1]
+    {
+        return Err(Failure::usage(
+            "--codes: the two codes are the same: the second must be the next one the app shows",
+        )
+        .into());
+    }
+    if let Some(path) = &args.qr_png {
+        check_qr_target(path)?;
+    }
     let terminal = crate::prompt::has_terminal();
     if !terminal && (args.qr_png.is_none() || codes.is_none()) {
         return Err(Failure::new(
@@ -86,6 +101,7 @@ pub fn run(args: &EnrollArgs) -> Result<String> {
         }
         aws.enable_mfa_device(&user, &device.serial, &first, &second)
     });
+    clear_secret(args);
     if let Err(err) = enabled {
         let serial = &device.serial;
         return Err(left_behind(
@@ -97,6 +113,11 @@ pub fn run(args: &EnrollArgs) -> Result<String> {
 
     // Enabled: the profile names it from now on, and the cache knows it.
     let written = crate::config_file::set_value(&files.config, root, "mfa_serial", &device.serial);
+    // An mfa_serial in the credentials file wins over the config file's.
+    let shadow = chain
+        .root
+        .get("mfa_serial")
+        .filter(|s| s.file == files.credentials && s.value.trim() != device.serial);
     let owner = Owner {
         profile: root.clone(),
         access_key_id: chain.key.access_key_id.clone(),
@@ -118,6 +139,14 @@ pub fn run(args: &EnrollArgs) -> Result<String> {
         )),
         Err(err) => crate::say(&format!("warning: {err:#}")),
     }
+    if let Some(old) = shadow {
+        crate::say(&format!(
+            "warning: mfa_serial = {} at {} still wins over the config file: change it there to {}, or delete that line",
+            old.value.trim(),
+            old.place(),
+            device.serial
+        ));
+    }
     crate::say(&format!(
         "get your first session with the next code (AWS refuses a code used twice): eval \"$(mfa-session {})\"",
         crate::shell::command_word(&profile)
@@ -127,9 +156,49 @@ pub fn run(args: &EnrollArgs) -> Result<String> {
 
 /// The new device: AWS's picture in a file when `--qr-png` asks for one,
 /// else drawn on the terminal.
+/// The folder of `--qr-png` must exist and take a new file.
+fn check_qr_target(path: &std::path::Path) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let probe = if dir.is_dir() {
+        tempfile::Builder::new()
+            .prefix(".mfa-session-probe-")
+            .tempfile_in(dir)
+            .map(drop)
+    } else {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "no such directory",
+        ))
+    };
+    probe.map_err(|e| {
+        Failure::usage(format!(
+            "--qr-png: cannot write into {}: {}",
+            dir.display(),
+            crate::error::io_reason(&e)
+        ))
+        .into()
+    })
+}
+
+/// Clears the seed and the QR code away: they were drawn on the terminal's
+/// alternate screen, which goes with them.
+fn clear_secret(args: &EnrollArgs) {
+    if args.qr_png.is_none() && crate::prompt::show(LEAVE_ALTERNATE_SCREEN).is_ok() {
+        crate::say("the secret and the QR code were removed from the screen (and its scrollback)");
+    }
+}
+
+/// xterm's alternate screen: what is drawn there leaves no scrollback.
+const ENTER_ALTERNATE_SCREEN: &str = "\x1b[?1049h\x1b[H\x1b[2J";
+const LEAVE_ALTERNATE_SCREEN: &str = "\x1b[?1049l";
+
 fn show(args: &EnrollArgs, device: &crate::aws::NewDevice, label: &str) -> Result<()> {
     let Some(path) = &args.qr_png else {
-        return crate::prompt::show(&crate::enroll::screen(&device.seed, label)?);
+        let screen = crate::enroll::screen(&device.seed, label)?;
+        return crate::prompt::show(&format!("{ENTER_ALTERNATE_SCREEN}{screen}"));
     };
     crate::secret_file::replace(path, &device.png).map_err(|e| {
         Failure::new(format!(

@@ -50,6 +50,7 @@ pub fn run(args: &GetArgs) -> Result<String> {
                 path: path.clone(),
                 section: section.clone(),
                 access_key_id: obtained.session.access_key_id.clone(),
+                root_profile: obtained.role.as_ref().map(|r| r.root_profile.clone()),
             };
             if let Err(err) = SessionCache::locate().and_then(|c| c.remember_written(&written)) {
                 crate::say(&format!(
