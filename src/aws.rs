@@ -582,7 +582,7 @@ impl Aws {
             .map(|u| u.arn().to_owned())
             .unwrap_or_default();
         if !assumed_role_arn.is_empty() && !answer::arn(&assumed_role_arn) {
-            return Err(self.unusable(&what, &self.sts_name, "the assumed role's ARN"));
+            return Err(self.unusable(&what, &self.sts_name, "AssumedRoleUser Arn"));
         }
         Ok(RoleSession {
             session,

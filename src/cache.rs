@@ -213,8 +213,9 @@ struct RoleFile {
 #[derive(Serialize, Deserialize)]
 struct SpentFile {
     format: u32,
-    #[serde(flatten)]
-    spent: SpentCode,
+    serial: String,
+    /// The codes sent for the device that AWS may still take.
+    codes: Vec<SpentCode>,
 }
 
 /// Which file a cache entry is, and since when: another write replaces it
@@ -507,34 +508,50 @@ impl SessionCache {
     pub fn lock_spent(&self, serial: &str, wait: Duration) -> Result<crate::lock::Held> {
         self.ensure_dir()?;
         let what = format!("a session with the MFA device {serial}");
-        crate::lock::acquire(&self.spent_path(serial, "lock"), &what, wait)
+        crate::lock::acquire_quietly(&self.spent_path(serial, "lock"), &what, wait)
     }
 
-    /// The last code sent for a device, if one is recorded.
-    pub fn spent_code(&self, serial: &str) -> Option<SpentCode> {
+    /// The codes recently sent for a device (while AWS may take them).
+    pub fn spent_codes(&self, serial: &str) -> Vec<SpentCode> {
         let path = self.spent_path(serial, "json");
         let spent = read_json::<SpentFile>(&path).and_then(|file| {
-            if file.format != FORMAT || file.spent.serial != serial {
+            if file.format != FORMAT
+                || file.serial != serial
+                || file.codes.iter().any(|c| c.serial != serial)
+            {
                 return Err("it belongs to another MFA device".into());
             }
-            Ok(file.spent)
+            Ok(file.codes)
         });
-        found(&path, spent)
+        found(&path, spent).unwrap_or_default()
     }
 
+    /// Adds a code sent (the caller holds the device's lock); codes of
+    /// steps long past go.
     pub fn store_spent_code(&self, spent: &SpentCode) -> Result<()> {
-        let file = SpentFile {
-            format: FORMAT,
-            spent: spent.clone(),
-        };
-        self.write_json(&self.spent_path(&spent.serial, "json"), &file)
+        let mut codes = self.spent_codes(&spent.serial);
+        codes.retain(|c| c.step + 2 > spent.step && c != spent);
+        codes.push(spent.clone());
+        self.write_spent(&spent.serial, codes)
     }
 
     /// Drops the record of a code that never reached AWS.
     pub fn forget_spent_code(&self, spent: &SpentCode) {
-        if self.spent_code(&spent.serial).as_ref() == Some(spent) {
-            let _ = fs::remove_file(self.spent_path(&spent.serial, "json"));
+        let mut codes = self.spent_codes(&spent.serial);
+        let before = codes.len();
+        codes.retain(|c| c != spent);
+        if codes.len() != before {
+            let _ = self.write_spent(&spent.serial, codes);
         }
+    }
+
+    fn write_spent(&self, serial: &str, codes: Vec<SpentCode>) -> Result<()> {
+        let file = SpentFile {
+            format: FORMAT,
+            serial: serial.to_owned(),
+            codes,
+        };
+        self.write_json(&self.spent_path(serial, "json"), &file)
     }
 
     /// The cached session of a role, if there is a readable one.
@@ -1092,11 +1109,27 @@ mod tests {
         let cache = SessionCache::at(dir.path());
         let spent = SpentCode::new("arn:aws:iam::1:mfa/a", "123456", Timestamp::now());
         cache.store_spent_code(&spent).unwrap();
+        // A second code does not push the first out while it is young.
+        let second = SpentCode::new("arn:aws:iam::1:mfa/a", "654321", Timestamp::now());
+        cache.store_spent_code(&second).unwrap();
         assert_eq!(
-            cache.spent_code("arn:aws:iam::1:mfa/a"),
-            Some(spent.clone())
+            cache.spent_codes("arn:aws:iam::1:mfa/a"),
+            vec![spent.clone(), second.clone()]
         );
-        assert_eq!(cache.spent_code("arn:aws:iam::1:mfa/b"), None);
+        cache.forget_spent_code(&second);
+        assert_eq!(
+            cache.spent_codes("arn:aws:iam::1:mfa/a"),
+            vec![spent.clone()]
+        );
+        // Codes of steps long past go with the next write.
+        let later = SpentCode::new(
+            "arn:aws:iam::1:mfa/a",
+            "111111",
+            Timestamp::now() + jiff::SignedDuration::from_secs(90),
+        );
+        cache.store_spent_code(&later).unwrap();
+        assert_eq!(cache.spent_codes("arn:aws:iam::1:mfa/a"), vec![later]);
+        assert_eq!(cache.spent_codes("arn:aws:iam::1:mfa/b"), vec![]);
         let held = cache
             .lock_mfa(&owner("work"), Duration::from_secs(1))
             .unwrap();
@@ -1108,7 +1141,7 @@ mod tests {
         // The held lock stays; the free one, the record go.
         assert_eq!(cache.sweep(), 2);
         assert!(held.path.exists());
-        assert_eq!(cache.spent_code("arn:aws:iam::1:mfa/a"), None);
+        assert_eq!(cache.spent_codes("arn:aws:iam::1:mfa/a"), vec![]);
     }
 
     fn role_owner_fixture() -> RoleOwner {

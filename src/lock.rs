@@ -53,12 +53,23 @@ pub fn timeout() -> Result<Duration> {
 /// to `wait` for another holder; `what` says in messages what the holder is
 /// doing ("the MFA session of profile 'work'").
 pub fn acquire(path: &Path, what: &str, wait: Duration) -> Result<Held> {
+    take(path, what, wait, true)
+}
+
+/// [`acquire`] for a lock that is only ever held for a moment: nothing is
+/// said while waiting for it.
+pub fn acquire_quietly(path: &Path, what: &str, wait: Duration) -> Result<Held> {
+    take(path, what, wait, false)
+}
+
+fn take(path: &Path, what: &str, wait: Duration, announce: bool) -> Result<Held> {
     let fail = |e: io::Error| -> anyhow::Error {
         Failure::new(format!("cannot lock {}: {}", path.display(), io_reason(&e)))
             .hint("pass --no-cache, or set MFA_SESSION_CACHE_DIR to a writable directory")
             .into()
     };
-    let deadline = Instant::now() + wait;
+    let started = Instant::now();
+    let deadline = started + wait;
     let mut waited = false;
     let mut file = open(path).map_err(fail)?;
     loop {
@@ -82,8 +93,10 @@ pub fn acquire(path: &Path, what: &str, wait: Duration) -> Result<Held> {
                 if !waited {
                     waited = true;
                 }
-                // Once per run, however many layers it waits for.
-                if !SAID.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                // Once per run, however many layers it waits for; with the
+                // holder's pid, which it writes a moment after it locks.
+                let known = holder.is_some() || started.elapsed() > Duration::from_millis(200);
+                if announce && known && !SAID.swap(true, std::sync::atomic::Ordering::Relaxed) {
                     let pid = holder.map(|p| format!(" (pid {p})")).unwrap_or_default();
                     crate::say(&format!(
                         "waiting for another mfa-session{pid} to get {what} (up to {})",

@@ -579,8 +579,12 @@ const PROMPT_ATTEMPTS: usize = 3;
 
 /// Why `code` is not sent for `serial` now, if it was sent already.
 fn refusal(run: &Run, serial: &str, code: &MfaCode) -> Option<crate::spent::Refusal> {
-    let spent = run.codes.as_ref()?.spent_code(serial)?;
-    spent.refuses(serial, code.as_str(), Timestamp::now())
+    let now = Timestamp::now();
+    run.codes
+        .as_ref()?
+        .spent_codes(serial)
+        .iter()
+        .find_map(|spent| spent.refuses(serial, code.as_str(), now))
 }
 
 /// Sends a request that spends `code`: refused before anything is sent when

@@ -70,7 +70,7 @@ impl Refusal {
         let at = self
             .sent_at
             .to_zoned(jiff::tz::TimeZone::system())
-            .strftime("%H:%M:%S")
+            .strftime("%H:%M:%S %Z")
             .to_string();
         format!(
             "that code was used at {at}; wait for the next one (in {} s)",

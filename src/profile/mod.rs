@@ -200,11 +200,20 @@ impl Profile {
     /// the pair from the credentials file, else from the config file.
     pub fn long_term_key(&self) -> Result<LongTermKey> {
         let name = &self.name;
+        let [in_credentials, in_config] = &self.keys;
+        // botocore looks at the credentials file's static key before a
+        // credential_process, and at credential_process before a key in the
+        // config file; the SDKs take a static key first wherever it is.
+        // Where all of them take the key, so does mfa-session.
+        let process_loses = in_credentials.id.is_some();
         if let Some((key, how, setting)) = ELSEWHERE
             .iter()
+            .filter(|(key, _)| !(process_loses && *key == "credential_process"))
             .find_map(|(key, how)| self.get(key).map(|s| (key, how, s)))
         {
-            let left = if self.keys.iter().any(|k| k.id.is_some()) {
+            let left = if *key == "credential_process" && in_config.id.is_some() {
+                " (the AWS CLI runs it before it looks at the static key in the config file)"
+            } else if self.keys.iter().any(|k| k.id.is_some()) {
                 " (the AWS CLI uses it, not the static key the profile also holds)"
             } else {
                 ""
@@ -463,7 +472,7 @@ fn profile_from(
     for (file, document) in parsed.iter().zip(&documents) {
         let sections: Vec<&Section> = document.profile_sections(name).collect();
         let section = match file.kind {
-            FileKind::Config => default_rule(file, &sections),
+            FileKind::Config => default_rule(file, &sections)?,
             FileKind::Credentials => sections.first().copied(),
         };
         let Some(section) = section else { continue };
@@ -509,15 +518,58 @@ fn profile_from(
     })
 }
 
+/// Keys whose value mfa-session uses (or refuses by): where the AWS CLI and
+/// the SDKs read two `default` sections differently, these must agree.
+const USED: [&str; 8] = [
+    "mfa_process",
+    "role_session_name",
+    "external_id",
+    "credential_source",
+    "web_identity_token_file",
+    "sso_session",
+    "sso_start_url",
+    "sso_account_id",
+];
+
 /// Of the config file's sections for one profile, the one the SDKs read:
 /// `[profile default]` over `[default]`, which is then ignored whole (never
-/// merged key by key). The AWS CLI would take the later of the two, so the
-/// choice is said on stderr.
-fn default_rule<'a>(file: &Parsed, sections: &[&'a Section]) -> Option<&'a Section> {
+/// merged key by key). The AWS CLI merges the two key by key, the later
+/// winning: where that gives another value for a key mfa-session uses, the
+/// profile is refused with both lines; otherwise the choice is said on
+/// stderr.
+fn default_rule<'a>(file: &Parsed, sections: &[&'a Section]) -> Result<Option<&'a Section>> {
     let prefixed = |s: &&&Section| matches!(s.header, Header::Profile { prefixed: true, .. });
-    match sections.iter().find(prefixed) {
+    Ok(match sections.iter().find(prefixed) {
         Some(chosen) => {
             if let Some(plain) = sections.iter().find(|s| !prefixed(s)) {
+                // botocore's view: both, in file order, the later winning.
+                let mut merged: BTreeMap<&str, &syntax::Property> = BTreeMap::new();
+                let mut ordered = [*chosen, *plain];
+                ordered.sort_by_key(|s| s.line);
+                for section in ordered {
+                    for property in &section.properties {
+                        merged.insert(property.key.as_str(), property);
+                    }
+                }
+                let sdk = |key: &str| chosen.properties.iter().rev().find(|p| p.key == key);
+                let used = |key: &str| ONE_LINE.contains(&key) || USED.contains(&key);
+                let disputed = merged
+                    .iter()
+                    .find(|(key, cli)| used(key) && sdk(key).is_none_or(|p| p.value != cli.value));
+                if let Some((key, cli)) = disputed {
+                    let sdks = match sdk(key) {
+                        Some(p) => format!("the one at line {}", p.line + 1),
+                        None => "none".to_owned(),
+                    };
+                    bail!(Failure::new(format!(
+                        "{} has both [default] (line {}) and [profile default] (line {}), and they disagree on {key}: the AWS CLI merges them and reads the {key} at line {}, the AWS SDKs read [profile default] alone ({sdks})",
+                        file.path.display(),
+                        plain.line + 1,
+                        chosen.line + 1,
+                        cli.line + 1
+                    ))
+                    .hint("keep one of the two sections: [profile default] and [default] name the same profile"));
+                }
                 crate::say(&format!(
                     "warning: {} has both [default] (line {}) and [profile default] (line {}); using [profile default], as the AWS SDKs do",
                     file.path.display(),
@@ -528,7 +580,7 @@ fn default_rule<'a>(file: &Parsed, sections: &[&'a Section]) -> Option<&'a Secti
             Some(chosen)
         }
         None => sections.first().copied(),
-    }
+    })
 }
 
 fn not_found(
@@ -797,10 +849,6 @@ mod tests {
                 "signs in through IAM Identity Center: sso_start_url at ",
             ),
             (
-                "credential_process = /bin/x\n",
-                "gets credentials from a process: credential_process at ",
-            ),
-            (
                 "credential_source = Environment\n",
                 "gets credentials from its environment: credential_source at ",
             ),
@@ -819,16 +867,65 @@ mod tests {
     }
 
     #[test]
+    fn credential_process_and_a_static_key_read_as_botocore_reads_them() {
+        // The credentials file's key comes before the process: for every reader.
+        let keys = "[w]\naws_access_key_id = AKIACRED\naws_secret_access_key = t\n";
+        let config = "[profile w]\ncredential_process = /bin/x\n";
+        assert_eq!(key(config, keys, "w").unwrap(), "AKIACRED");
+        // A key in the config file comes after it for botocore.
+        let config = "[profile w]\ncredential_process = /bin/x\n\
+                      aws_access_key_id = AKIACONF\naws_secret_access_key = t\n";
+        let err = failure(key(config, "", "w"));
+        assert!(
+            err.starts_with("profile 'w' gets credentials from a process: credential_process at "),
+            "{err}"
+        );
+        assert!(
+            err.contains(
+                "(the AWS CLI runs it before it looks at the static key in the config file)"
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn default_and_profile_default() {
-        for config in [
-            "[profile default]\nregion = a\n[default]\nmfa_serial = x\n",
-            "[default]\nmfa_serial = x\n[profile default]\nregion = a\n",
+        // Where the AWS CLI's merge and the SDKs' choice differ on a value in
+        // use, both lines are named and the profile refused.
+        for (config, cli_line) in [
+            (
+                "[profile default]\nregion = a\n[default]\nmfa_serial = x\n",
+                4,
+            ),
+            (
+                "[default]\nmfa_serial = x\n[profile default]\nregion = a\n",
+                2,
+            ),
+            ("[profile default]\nregion = a\n[default]\nregion = b\n", 4),
         ] {
             let f = files(config, "");
-            let p = load_profile(&f.files, "default").unwrap();
-            assert_eq!(p.value("region"), Some("a"));
-            assert_eq!(p.value("mfa_serial"), None, "never merged key by key");
+            let err = failure(load_profile(&f.files, "default"));
+            assert!(err.contains("has both [default] (line "), "{err}");
+            assert!(
+                err.contains(&format!(
+                    " at line {cli_line}, the AWS SDKs read [profile default] alone"
+                )),
+                "{err}"
+            );
         }
+        // Only keys no one here reads differ: the SDKs' choice, with a warning.
+        let f = files(
+            "[default]\noutput = json\n[profile default]\nregion = a\n",
+            "",
+        );
+        let p = load_profile(&f.files, "default").unwrap();
+        assert_eq!(p.value("region"), Some("a"));
+        // The same value in both: no dispute either.
+        let f = files("[profile default]\nregion = a\n[default]\nregion = a\n", "");
+        assert_eq!(
+            load_profile(&f.files, "default").unwrap().value("region"),
+            Some("a")
+        );
         let f = files("[default]\nregion = b\n", "");
         assert_eq!(
             load_profile(&f.files, "default").unwrap().value("region"),

@@ -414,6 +414,10 @@ fn the_drawn_code_holds_the_seed_aws_sent() {
     let (code, stdout, stderr, _) = terminal.finish();
     assert_eq!((code, stdout.as_str()), (0, ""), "{stderr}");
     assert!(!stderr.contains(SEED), "the secret stays on the terminal");
+    assert!(
+        stderr.contains("the secret and the QR code were removed from the screen"),
+        "{stderr}"
+    );
     assert_eq!(
         endpoint.actions(),
         [

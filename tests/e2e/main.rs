@@ -10,6 +10,7 @@ mod journey;
 mod powershell;
 mod profiles;
 mod prompt;
+mod review;
 mod roles;
 mod sessions;
 pub mod shells;

@@ -136,14 +136,16 @@ fn cases() -> Vec<Case> {
             "[profile w]\nendpoint_url = {MOTO}\nmfa_serial = arn:aws:iam::123456789012:mfa/w\n\
              credential_process = /bin/false\n",
             KEYS,
-            Refuse("gets credentials from a process: credential_process at "),
+            // The credentials file's key comes before the process, for
+            // botocore as for the SDKs.
+            Agree,
         ),
         case(
             "credential_process and static keys in the config file",
             "[profile w]\nendpoint_url = {MOTO}\nmfa_serial = arn:aws:iam::123456789012:mfa/w\n\
              credential_process = /bin/false\naws_access_key_id = {K1}\naws_secret_access_key = {S1}\n",
             "",
-            Refuse("gets credentials from a process"),
+            Refuse("(the AWS CLI runs it before it looks at the static key in the config file)"),
         ),
         case(
             "credential_source and static keys",
@@ -268,10 +270,9 @@ fn cases() -> Vec<Case> {
             "[profile default]\nendpoint_url = {MOTO}\nregion = eu-west-2\nmfa_serial = arn:aws:iam::123456789012:mfa/prefixed\n\
              [default]\nendpoint_url = {MOTO}\nregion = eu-west-1\nmfa_serial = arn:aws:iam::123456789012:mfa/plain\n",
             "[default]\naws_access_key_id = {K1}\naws_secret_access_key = {S1}\n",
-            Differ {
-                why: "the SDKs' rule ([profile default] wins), said on stderr; the CLI takes the later section",
-                stderr: "using [profile default], as the AWS SDKs do",
-            },
+            // The CLI merges the two (the later wins), the SDKs take
+            // [profile default] whole: a value they disagree on is refused.
+            Refuse("and they disagree on mfa_serial: the AWS CLI merges them and reads the mfa_serial at line 8"),
         )
         .profile(Some("default")),
         // 5. File syntax.
