@@ -142,7 +142,7 @@ pub struct MfaDevice {
 /// Clients for STS and IAM, signed with one profile's long-term key or with
 /// a session's credentials.
 pub struct Aws {
-    runtime: tokio::runtime::Runtime,
+    runtime: &'static tokio::runtime::Runtime,
     sts: aws_sdk_sts::Client,
     iam: aws_sdk_iam::Client,
     profile: String,
@@ -150,6 +150,9 @@ pub struct Aws {
     iam_name: String,
     timeout: Duration,
     by_session: bool,
+    /// STS and IAM are one endpoint (a local one): requests go one after
+    /// the other, over one connection. AWS's own are two hosts.
+    one_endpoint: bool,
 }
 
 /// What signs the requests.
@@ -250,21 +253,17 @@ impl Aws {
             .region(region.clone())
             .credentials_provider(credentials.clone())
             .timeout_config(timeouts.clone())
-            .retry_config(retries.clone());
+            .retry_config(retries.clone())
+            .http_client(http_client(connection.sts_endpoint.as_deref()));
         sts.set_endpoint_url(connection.sts_endpoint.clone());
-        if is_plain_http(connection.sts_endpoint.as_deref()) {
-            sts.set_http_client(Some(plain_http_client()));
-        }
         let mut iam = aws_sdk_iam::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(region)
             .credentials_provider(credentials)
             .timeout_config(timeouts)
-            .retry_config(retries);
+            .retry_config(retries)
+            .http_client(http_client(connection.iam_endpoint.as_deref()));
         iam.set_endpoint_url(connection.iam_endpoint.clone());
-        if is_plain_http(connection.iam_endpoint.as_deref()) {
-            iam.set_http_client(Some(plain_http_client()));
-        }
         let (sts, iam) = (sts.build(), iam.build());
         Ok(Aws {
             runtime,
@@ -275,6 +274,8 @@ impl Aws {
             iam_name: service_name("IAM", connection.iam_endpoint.as_deref()),
             timeout: connection.timeout,
             by_session: signer.session_token.is_some(),
+            one_endpoint: connection.sts_endpoint.is_some()
+                && connection.sts_endpoint == connection.iam_endpoint,
         })
     }
 
@@ -284,12 +285,27 @@ impl Aws {
     /// Real AWS infers the user from the signing key, so one request (per page)
     /// is enough. Endpoints that insist on `UserName` get it from
     /// GetCallerIdentity, which no policy can deny.
+    ///
+    /// With two endpoints (AWS's own), GetCallerIdentity goes out at the same
+    /// time: it names the user if the listing needs it, and opens the
+    /// connection to STS that the request for the session then reuses.
     pub fn mfa_devices(&self) -> Result<Vec<MfaDevice>> {
-        let first = self.runtime.block_on(self.list_mfa_devices(None));
+        let (first, identity) = if self.one_endpoint {
+            (self.runtime.block_on(self.list_mfa_devices(None)), None)
+        } else {
+            let (first, identity) = self.runtime.block_on(join(
+                self.list_mfa_devices(None),
+                self.sts.get_caller_identity().send(),
+            ));
+            (first, Some(identity))
+        };
         let devices = match first {
             Ok(devices) => devices,
             Err(err) if needs_user_name(&err) => {
-                let user = self.user_name()?;
+                let user = match identity {
+                    Some(Ok(identity)) => self.user_of(identity.arn().unwrap_or_default())?,
+                    _ => self.user_name()?,
+                };
                 self.runtime
                     .block_on(self.list_mfa_devices(Some(&user)))
                     .map_err(|e| self.list_failure(e))?
@@ -363,7 +379,11 @@ impl Aws {
                 let what = format!("could not identify the user of profile '{}'", self.profile);
                 self.explain(&what, &self.sts_name, &e)
             })?;
-        let arn = identity.arn().unwrap_or_default();
+        self.user_of(identity.arn().unwrap_or_default())
+    }
+
+    /// The IAM user name in the caller's ARN.
+    fn user_of(&self, arn: &str) -> Result<String> {
         if !answer::arn(arn) {
             let what = format!("could not identify the user of profile '{}'", self.profile);
             return Err(self.unusable(&what, &self.sts_name, "Arn"));
@@ -420,6 +440,85 @@ impl Aws {
         ))
         .hint("check AWS_ENDPOINT_URL and the profile's endpoint_url: the answer did not come from AWS as it is")
         .into()
+    }
+
+    /// Runs `ask` (the prompt, or a code command: plain blocking code, on a
+    /// thread of its own) while GetCallerIdentity goes out with this
+    /// client's key, which no policy can deny. The user's seconds at the
+    /// prompt then pay for the connection (TCP, TLS), which the request after
+    /// it reuses, and a key that AWS refuses, or a clock AWS calls wrong, is
+    /// reported before the code is spent. Nothing else of the warm-up
+    /// matters: a network failure there is left to the request itself, and
+    /// a warm-up still under way when the answer comes is not waited for.
+    pub fn warm_while<T: Send>(&self, ask: impl FnOnce() -> T + Send) -> Result<T> {
+        use std::future::Future;
+        use std::sync::{Arc, Mutex};
+        use std::task::{Poll, Waker};
+        #[derive(Default)]
+        struct Answered {
+            done: bool,
+            waker: Option<Waker>,
+        }
+        let answered = Arc::new(Mutex::new(Answered::default()));
+        let date = DateHeader::default();
+        let (answer, warm) = std::thread::scope(|scope| {
+            let signal = answered.clone();
+            let asking = scope.spawn(move || {
+                let answer = ask();
+                if let Ok(mut state) = signal.lock() {
+                    state.done = true;
+                    if let Some(waker) = state.waker.take() {
+                        waker.wake();
+                    }
+                }
+                answer
+            });
+            let warm = self.runtime.block_on(async {
+                let mut call = std::pin::pin!(
+                    self.sts
+                        .get_caller_identity()
+                        .customize()
+                        .interceptor(date.clone())
+                        .send()
+                );
+                let mut result = None;
+                std::future::poll_fn(|cx| {
+                    if result.is_none()
+                        && let Poll::Ready(r) = call.as_mut().poll(cx)
+                    {
+                        result = Some(r);
+                    }
+                    let Ok(mut state) = answered.lock() else {
+                        return Poll::Ready(());
+                    };
+                    if state.done {
+                        return Poll::Ready(());
+                    }
+                    state.waker = Some(cx.waker().clone());
+                    Poll::Pending
+                })
+                .await;
+                result
+            });
+            (asking.join(), warm)
+        });
+        let answer = answer.map_err(|_| Failure::new("the prompt failed"))?;
+        match warm {
+            Some(Err(err)) if proves_key_bad(&err) => {
+                let what = format!(
+                    "not sending the code: the key of profile '{}' was refused",
+                    self.profile
+                );
+                Err(self.explain(&what, &self.sts_name, &err).into())
+            }
+            Some(Ok(_)) => {
+                if let Some(skew) = skew_of(&date).filter(|s| s.abs() >= CLOCK_WARNING_SECONDS) {
+                    crate::say(&format!("warning: {}", clock_hint_for(skew)));
+                }
+                Ok(answer)
+            }
+            _ => Ok(answer),
+        }
     }
 
     /// Creates a virtual MFA device named `name`: its serial, its Base32
@@ -886,6 +985,98 @@ fn plain_http_client() -> aws_sdk_sts::config::SharedHttpClient {
     aws_smithy_http_client::Builder::new().build_http()
 }
 
+/// The one HTTP client of a run for `endpoint`: every SDK client (STS and
+/// IAM, each layer of a role chain) shares it, and so its pool of kept-alive
+/// connections: requests to one host reuse one connection. For `https://`
+/// (AWS itself) it is the client the SDK would build for itself (rustls with
+/// aws-lc, proxies from the environment), built once, so the trust store is
+/// read once too.
+fn http_client(endpoint: Option<&str>) -> aws_sdk_sts::config::SharedHttpClient {
+    use std::sync::OnceLock;
+    static PLAIN: OnceLock<aws_sdk_sts::config::SharedHttpClient> = OnceLock::new();
+    static TLS: OnceLock<aws_sdk_sts::config::SharedHttpClient> = OnceLock::new();
+    if is_plain_http(endpoint) {
+        return PLAIN.get_or_init(plain_http_client).clone();
+    }
+    TLS.get_or_init(|| {
+        use aws_smithy_http_client::{Builder, ConnectorBuilder, proxy::ProxyConfig, tls};
+        Builder::new().build_with_connector_fn(|settings, components| {
+            let mut builder = ConnectorBuilder::default().tls_provider(tls::Provider::Rustls(
+                tls::rustls_provider::CryptoMode::AwsLc,
+            ));
+            builder.set_connector_settings(settings.cloned());
+            if let Some(components) = components {
+                builder.set_sleep_impl(components.sleep_impl());
+            }
+            builder.set_proxy_config(Some(ProxyConfig::from_env()));
+            builder.build()
+        })
+    })
+    .clone()
+}
+
+/// Both futures, driven at once on the one thread (the runtime has one).
+async fn join<A: std::future::Future, B: std::future::Future>(
+    a: A,
+    b: B,
+) -> (A::Output, B::Output) {
+    use std::task::Poll;
+    let (mut a, mut b) = (std::pin::pin!(a), std::pin::pin!(b));
+    let (mut first, mut second) = (None, None);
+    std::future::poll_fn(|cx| {
+        if first.is_none()
+            && let Poll::Ready(v) = a.as_mut().poll(cx)
+        {
+            first = Some(v);
+        }
+        if second.is_none()
+            && let Poll::Ready(v) = b.as_mut().poll(cx)
+        {
+            second = Some(v);
+        }
+        if first.is_some() && second.is_some() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    })
+    .await;
+    match (first, second) {
+        (Some(a), Some(b)) => (a, b),
+        _ => unreachable!("both futures finished"),
+    }
+}
+
+/// A clock this far off AWS's is said before the code is sent (AWS
+/// refuses signatures from more than 15 minutes off, and a code typed from a
+/// phone is checked against AWS's clock).
+const CLOCK_WARNING_SECONDS: i64 = 120;
+
+/// Whether a failed GetCallerIdentity proves that GetSessionToken with the
+/// same key would fail too.
+fn proves_key_bad<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> bool {
+    matches!(
+        err.code(),
+        Some("InvalidClientTokenId" | "SignatureDoesNotMatch" | "UnrecognizedClientException")
+    )
+}
+
+/// Local time minus AWS's, from an answer's Date header.
+fn skew_of(date: &DateHeader) -> Option<i64> {
+    let server = date
+        .0
+        .lock()
+        .ok()
+        .and_then(|d| d.clone())
+        .and_then(|d| DateTime::from_str(&d, DateTimeFormat::HttpDate).ok())?
+        .secs();
+    let local = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .ok()?
+        .as_secs() as i64;
+    Some(local - server)
+}
+
 /// Keeps the Date header of an answer.
 #[derive(Clone, Debug, Default)]
 struct DateHeader(std::sync::Arc<std::sync::Mutex<Option<String>>>);
@@ -910,11 +1101,20 @@ impl aws_sdk_sts::config::Intercept for DateHeader {
     }
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::new(format!("cannot start the async runtime: {e}")).into())
+/// The one runtime of a run: the connections of the shared HTTP clients are
+/// tasks on it, and live as long as it does.
+fn runtime() -> Result<&'static tokio::runtime::Runtime> {
+    use std::sync::OnceLock;
+    static RUNTIME: OnceLock<Option<tokio::runtime::Runtime>> = OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()
+        })
+        .as_ref()
+        .ok_or_else(|| Failure::new("cannot start the async runtime").into())
 }
 
 fn service_name(service: &str, endpoint: Option<&str>) -> String {

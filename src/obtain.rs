@@ -428,7 +428,7 @@ fn mfa_session(run: &Run) -> Result<MfaLayer> {
             (device.serial, Some(device.user_name))
         }
     };
-    let code = code(run, &serial)?;
+    let code = code_while_warming(run, &serial, &aws)?;
     let sent = spend(run, &serial, &code, || {
         aws.session_token(&serial, &code, step.duration)
     });
@@ -540,7 +540,8 @@ fn direct_role(run: &Run) -> Result<(MfaLayer, RoleSession)> {
             (device.serial, Some(device.user_name))
         }
     };
-    let code = code(run, &serial)?;
+    let warm = Aws::connect(root, (&plan.chain.key).into(), &step.connection)?;
+    let code = code_while_warming(run, &serial, &warm)?;
     let role = spend(run, &serial, &code, || {
         assume(step, (&plan.chain.key).into(), Some((&serial, &code)))
     })?;
@@ -571,6 +572,15 @@ fn code(run: &Run, serial: &str) -> Result<MfaCode> {
             }
             prompt::read_code(serial)
         }
+    }
+}
+
+/// The code; while the user types it (or a code command runs), `aws`
+/// connects and checks its key with GetCallerIdentity.
+fn code_while_warming(run: &Run, serial: &str, aws: &Aws) -> Result<MfaCode> {
+    match &run.plan.code {
+        CodeSource::Given(code) => Ok(code.clone()),
+        _ => aws.warm_while(|| code(run, serial))?,
     }
 }
 

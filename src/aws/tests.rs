@@ -75,6 +75,7 @@ fn aws(sts_rules: &[&Rule], iam_rules: &[&Rule]) -> Aws {
         iam_name: "AWS IAM".to_owned(),
         timeout: DEFAULT_TIMEOUT,
         by_session: false,
+        one_endpoint: true,
     }
 }
 
@@ -359,29 +360,41 @@ fn devices_across_pages_without_fido_keys() {
 
 #[test]
 fn devices_with_user_name_from_caller_identity_when_the_endpoint_needs_it() {
-    let no_user = mock!(aws_sdk_iam::Client::list_mfa_devices)
-        .match_requests(|r| r.user_name().is_none())
-        .then_http_response(|| {
+    let rules = || {
+        let no_user = mock!(aws_sdk_iam::Client::list_mfa_devices)
+            .match_requests(|r| r.user_name().is_none())
+            .then_http_response(|| {
+                response(
+                    404,
+                    &error_body("NoSuchEntity", "The user with name None cannot be found."),
+                )
+            });
+        let identity = mock!(aws_sdk_sts::Client::get_caller_identity).then_http_response(|| {
             response(
-                404,
-                &error_body("NoSuchEntity", "The user with name None cannot be found."),
+                200,
+                "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><GetCallerIdentityResult>\
+                 <Arn>arn:aws:iam::123456789012:user/team/alice</Arn><UserId>AIDAEXAMPLE</UserId><Account>123456789012</Account>\
+                 </GetCallerIdentityResult><ResponseMetadata><RequestId>x</RequestId></ResponseMetadata></GetCallerIdentityResponse>",
             )
         });
-    let identity = mock!(aws_sdk_sts::Client::get_caller_identity).then_http_response(|| {
-        response(
-            200,
-            "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><GetCallerIdentityResult>\
-             <Arn>arn:aws:iam::123456789012:user/team/alice</Arn><UserId>AIDAEXAMPLE</UserId><Account>123456789012</Account>\
-             </GetCallerIdentityResult><ResponseMetadata><RequestId>x</RequestId></ResponseMetadata></GetCallerIdentityResponse>",
-        )
-    });
-    let with_user = mock!(aws_sdk_iam::Client::list_mfa_devices)
-        .match_requests(|r| r.user_name() == Some("alice"))
-        .then_http_response(|| response(200, LIST_PAGE_2));
+        let with_user = mock!(aws_sdk_iam::Client::list_mfa_devices)
+            .match_requests(|r| r.user_name() == Some("alice"))
+            .then_http_response(|| response(200, LIST_PAGE_2));
+        (no_user, identity, with_user)
+    };
+    let (no_user, identity, with_user) = rules();
     let devices = aws(&[&identity], &[&no_user, &with_user])
         .mfa_devices()
         .unwrap();
     assert_eq!(devices.len(), 1);
+    assert_eq!(with_user.num_calls(), 1);
+    // With two endpoints, GetCallerIdentity goes out with the first listing
+    // and its answer serves (a second call would find no rule and panic).
+    let (no_user, identity, with_user) = rules();
+    let mut both = aws(&[&identity], &[&no_user, &with_user]);
+    both.one_endpoint = false;
+    assert_eq!(both.mfa_devices().unwrap().len(), 1);
+    assert_eq!(identity.num_calls(), 1);
     assert_eq!(with_user.num_calls(), 1);
 }
 

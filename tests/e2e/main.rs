@@ -7,6 +7,7 @@ mod core;
 mod faults;
 mod floor;
 mod journey;
+mod network;
 mod powershell;
 mod profiles;
 mod prompt;
