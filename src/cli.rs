@@ -69,6 +69,10 @@ pub enum Command {
     CredentialProcess(CredentialProcessArgs),
     /// Run a command with a session in its environment
     Exec(ExecArgs),
+    /// Serve the session on a loopback credentials endpoint (the ECS
+    /// container format every SDK reads) until interrupted, refreshing role
+    /// sessions from the cached MFA session
+    Serve(ServeArgs),
     /// Delete cached sessions and remembered MFA devices
     Forget(ForgetArgs),
     /// Print an IAM policy that forces MFA, for administrators
@@ -189,9 +193,36 @@ pub struct ExecArgs {
     #[command(flatten)]
     pub session: SessionArgs,
 
+    /// Give the command a credentials endpoint on 127.0.0.1 instead of fixed
+    /// keys: a role session that runs out is assumed again from the cached
+    /// MFA session, for jobs longer than an hour
+    #[arg(long)]
+    pub server: bool,
+
     /// The command to run, after `--`
     #[arg(last = true, required = true, value_name = "COMMAND")]
     pub command: Vec<std::ffi::OsString>,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  mfa-session serve prod    # prints the two variables to set, then serves"
+)]
+pub struct ServeArgs {
+    /// The 6-digit MFA code; asked for on the terminal when needed
+    #[arg(value_name = "CODE")]
+    pub first: Option<String>,
+
+    /// The profile
+    #[arg(value_name = "PROFILE")]
+    pub second: Option<String>,
+
+    #[command(flatten)]
+    pub session: SessionArgs,
+
+    /// The shell to print the variables for [default: sh]
+    #[arg(long, value_enum, value_name = "SHELL")]
+    pub shell: Option<Shell>,
 }
 
 #[derive(Debug, Args)]
@@ -207,7 +238,7 @@ pub struct ForgetArgs {
 }
 
 /// How to get a session: shared by the main command, credential-process and exec.
-#[derive(Debug, Args, Default)]
+#[derive(Debug, Args, Default, Clone)]
 pub struct SessionArgs {
     /// The 6-digit MFA code (instead of the positional CODE)
     #[arg(short, long, value_name = "CODE")]

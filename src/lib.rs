@@ -25,6 +25,7 @@ pub mod plan;
 pub mod profile;
 pub mod prompt;
 pub mod secret_file;
+pub mod server;
 pub mod session;
 pub mod shell;
 pub mod spent;

@@ -96,7 +96,9 @@ fn take(path: &Path, what: &str, wait: Duration, announce: bool) -> Result<Held>
                 // Once per run, however many layers it waits for; with the
                 // holder's pid, which it writes a moment after it locks.
                 let known = holder.is_some() || started.elapsed() > Duration::from_millis(200);
-                if announce && known && !SAID.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                // Threads of one server wait for each other without a word.
+                let own = holder == Some(std::process::id());
+                if announce && known && !own && !SAID.swap(true, std::sync::atomic::Ordering::Relaxed) {
                     let pid = holder.map(|p| format!(" (pid {p})")).unwrap_or_default();
                     crate::say(&format!(
                         "waiting for another mfa-session{pid} to get {what} (up to {})",

@@ -21,6 +21,9 @@ pub fn run(args: &ExecArgs) -> Result<String> {
     // Before any code is asked for: a typo in the command, or a file that
     // cannot be run, should not cost an MFA code.
     let path = find_program(program).map_err(|e| cannot_run(program, &e))?;
+    if args.server {
+        return super::serve::exec(args, &path);
+    }
     let obtained = super::obtain(
         &super::positionals(&args.first, &args.second),
         &args.session,

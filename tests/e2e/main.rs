@@ -13,6 +13,7 @@ mod profiles;
 mod prompt;
 mod review;
 mod roles;
+mod server;
 mod sessions;
 pub mod shells;
 mod support;
