@@ -864,7 +864,19 @@ impl Aws {
                 } else {
                     format!("{what}: {code}: {message}")
                 };
-                let failure = Failure::new(line);
+                let mut failure = Failure::new(line);
+                if matches!(
+                    code,
+                    "InvalidClientTokenId"
+                        | "SignatureDoesNotMatch"
+                        | "UnrecognizedClientException"
+                        | "IncompleteSignature"
+                        | "Throttling"
+                        | "ThrottlingException"
+                        | "RequestLimitExceeded"
+                ) {
+                    failure = failure.tag(Tag::CodeUnused);
+                }
                 match self.common_hint(code, message, service_err.raw()) {
                     Some(hint) => failure.hint(hint),
                     None => failure,

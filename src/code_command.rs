@@ -24,14 +24,19 @@ pub const TIMEOUT: Duration = Duration::from_secs(60);
 /// keys that take longer).
 pub fn timeout() -> Result<Duration> {
     match std::env::var("MFA_SESSION_CODE_COMMAND_TIMEOUT") {
-        Ok(text) if !text.trim().is_empty() => crate::input::parse_duration(&text)
-            .ok()
-            .filter(|d| !d.is_zero())
-            .ok_or_else(|| {
-                Failure::usage("MFA_SESSION_CODE_COMMAND_TIMEOUT is not a duration")
+        Ok(text) if !text.trim().is_empty() => match crate::input::parse_duration(&text) {
+            Ok(d) if d.is_zero() => Err(Failure::usage(
+                "MFA_SESSION_CODE_COMMAND_TIMEOUT must be more than 0",
+            )
+            .hint("set it to a duration, such as 60 or 2m")
+            .into()),
+            Ok(d) => Ok(d),
+            Err(e) => Err(
+                Failure::usage(format!("MFA_SESSION_CODE_COMMAND_TIMEOUT: {e}"))
                     .hint("set it to a duration, such as 60 or 2m")
-                    .into()
-            }),
+                    .into(),
+            ),
+        },
         _ => Ok(TIMEOUT),
     }
 }

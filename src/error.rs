@@ -49,6 +49,9 @@ pub enum Tag {
     Busy,
     /// A question had to be asked, and there is no terminal.
     NoTerminal,
+    /// AWS refused the request before it looked at the MFA code (the key,
+    /// the signature, throttling): the code was not used.
+    CodeUnused,
 }
 
 impl Failure {

@@ -98,7 +98,11 @@ fn take(path: &Path, what: &str, wait: Duration, announce: bool) -> Result<Held>
                 let known = holder.is_some() || started.elapsed() > Duration::from_millis(200);
                 // Threads of one server wait for each other without a word.
                 let own = holder == Some(std::process::id());
-                if announce && known && !own && !SAID.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                if announce
+                    && known
+                    && !own
+                    && !SAID.swap(true, std::sync::atomic::Ordering::Relaxed)
+                {
                     let pid = holder.map(|p| format!(" (pid {p})")).unwrap_or_default();
                     crate::say(&format!(
                         "waiting for another mfa-session{pid} to get {what} (up to {})",

@@ -624,7 +624,7 @@ fn spend<T>(
     };
     let result = send();
     if let (Err(err), Some(codes), Some(record)) = (&result, &run.codes, &record)
-        && Failure::is(err, Tag::Unreachable)
+        && (Failure::is(err, Tag::Unreachable) || Failure::is(err, Tag::CodeUnused))
     {
         codes.forget_spent_code(record);
     }

@@ -111,7 +111,10 @@ fn answer(mut stream: TcpStream, token: &str, credentials: &(dyn Fn() -> Result<
     if !authorization.is_some_and(|given| same(given.as_bytes(), token.as_bytes())) {
         return reply(
             "403 Forbidden",
-            error_body("AccessDenied", "the authorization token is missing or wrong"),
+            error_body(
+                "AccessDenied",
+                "the authorization token is missing or wrong",
+            ),
         );
     }
     if method != "GET" || path.split('?').next() != Some(PATH) {
@@ -175,8 +178,7 @@ fn token() -> Result<String> {
 /// (`arn:aws:sts::123456789012:assumed-role/...`).
 pub fn account_of(arn: &str) -> Option<String> {
     let account = arn.split(':').nth(4)?;
-    (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()))
-        .then(|| account.to_owned())
+    (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())).then(|| account.to_owned())
 }
 
 #[cfg(test)]

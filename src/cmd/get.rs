@@ -43,8 +43,9 @@ pub fn run(args: &GetArgs) -> Result<String> {
         let obtained = super::obtain(&positionals, &args.session)?;
         let path =
             crate::credentials_file::write_session(section, &obtained.profile, &obtained.session)?;
-        if !args.session.no_cache {
-            // So that `forget` can take it out again.
+        {
+            // So that `forget` can take it out again (under --no-cache too:
+            // the record holds no secret, and the section does).
             let written = WrittenSection {
                 profile: obtained.profile.clone(),
                 path: path.clone(),

@@ -570,17 +570,33 @@ fn default_rule<'a>(file: &Parsed, sections: &[&'a Section]) -> Result<Option<&'
                     ))
                     .hint("keep one of the two sections: [profile default] and [default] name the same profile"));
                 }
-                crate::say(&format!(
-                    "warning: {} has both [default] (line {}) and [profile default] (line {}); using [profile default], as the AWS SDKs do",
-                    file.path.display(),
-                    plain.line + 1,
-                    chosen.line + 1
-                ));
+                if first_time(&file.path) {
+                    crate::say(&format!(
+                        "warning: {} has both [default] (line {}) and [profile default] (line {}); using [profile default], as the AWS SDKs do",
+                        file.path.display(),
+                        plain.line + 1,
+                        chosen.line + 1
+                    ));
+                }
             }
             Some(chosen)
         }
         None => sections.first().copied(),
     })
+}
+
+/// Whether this run has not yet warned about `path` (the files are read
+/// more than once in a run).
+fn first_time(path: &std::path::Path) -> bool {
+    static WARNED: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+    let Ok(mut warned) = WARNED.lock() else {
+        return true;
+    };
+    if warned.iter().any(|p| p == path) {
+        return false;
+    }
+    warned.push(path.to_owned());
+    true
 }
 
 fn not_found(

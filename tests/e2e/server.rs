@@ -100,12 +100,24 @@ fn exec_server_renews_the_role_for_real_clients() {
     assert_eq!(out["wrong_token"][0], 403);
     assert_eq!(
         out["right"],
-        serde_json::json!([200, ["AccessKeyId", "AccountId", "Expiration", "SecretAccessKey", "Token"]])
+        serde_json::json!([
+            200,
+            [
+                "AccessKeyId",
+                "AccountId",
+                "Expiration",
+                "SecretAccessKey",
+                "Token"
+            ]
+        ])
     );
     assert_eq!(out["method"], "container-role");
     let first = out["first"].as_str().unwrap();
     assert!(first.contains(":assumed-role/"), "{first}");
-    assert_eq!(out["cli"], first, "the AWS CLI signs with the same role session");
+    assert_eq!(
+        out["cli"], first,
+        "the AWS CLI signs with the same role session"
+    );
     // After the wait: all eight on one new role session, one AssumeRole.
     let after: Vec<&str> = out["after"]
         .as_array()
@@ -116,15 +128,15 @@ fn exec_server_renews_the_role_for_real_clients() {
     assert_eq!(after.len(), 8);
     assert!(after.iter().all(|a| *a == after[0]), "{after:?}");
     assert_ne!(after[0], first, "renewed");
-    assert_eq!(assumed(), 2, "one AssumeRole at the start, one for the eight");
+    assert_eq!(
+        assumed(),
+        2,
+        "one AssumeRole at the start, one for the eight"
+    );
     assert_eq!(sessions(), 1, "no new MFA session, no code");
     // Nothing listens once the child is gone.
     let url = out["url"].as_str().unwrap();
-    let address = url
-        .trim_start_matches("http://")
-        .split('/')
-        .next()
-        .unwrap();
+    let address = url.trim_start_matches("http://").split('/').next().unwrap();
     assert!(std::net::TcpStream::connect(address).is_err(), "{address}");
 }
 
@@ -154,8 +166,14 @@ fn serve_prints_the_variables_and_never_a_key() {
         text.push_str(&String::from_utf8_lossy(&buf[..n]));
     }
     assert!(text.contains("unset AWS_ACCESS_KEY_ID"), "{text}");
-    assert!(text.contains("export AWS_CONTAINER_CREDENTIALS_FULL_URI='http://127.0.0.1:"), "{text}");
-    assert!(!text.contains("ASIA") && !text.contains(&user.secret_access_key), "{text}");
+    assert!(
+        text.contains("export AWS_CONTAINER_CREDENTIALS_FULL_URI='http://127.0.0.1:"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("ASIA") && !text.contains(&user.secret_access_key),
+        "{text}"
+    );
     // The AWS CLI with just those two variables.
     let value = |name: &str| {
         text.lines()
@@ -168,11 +186,24 @@ fn serve_prints_the_variables_and_never_a_key() {
             &aws,
             &sandbox,
             &[
-                ("AWS_CONTAINER_CREDENTIALS_FULL_URI", &value("AWS_CONTAINER_CREDENTIALS_FULL_URI")),
-                ("AWS_CONTAINER_AUTHORIZATION_TOKEN", &value("AWS_CONTAINER_AUTHORIZATION_TOKEN")),
+                (
+                    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                    &value("AWS_CONTAINER_CREDENTIALS_FULL_URI"),
+                ),
+                (
+                    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+                    &value("AWS_CONTAINER_AUTHORIZATION_TOKEN"),
+                ),
             ],
         )
-        .args(["sts", "get-caller-identity", "--query", "Arn", "--output", "text"])
+        .args([
+            "sts",
+            "get-caller-identity",
+            "--query",
+            "Arn",
+            "--output",
+            "text",
+        ])
         .output()
         .unwrap();
         assert!(output.status.success(), "{output:?}");
