@@ -292,6 +292,19 @@ pub struct SessionArgs {
     #[arg(long, value_name = "COMMAND")]
     pub code_command: Option<String>,
 
+    /// Where to ask for the code when none is given: the terminal, a
+    /// dialog (zenity or kdialog, osascript on macOS, PowerShell on
+    /// Windows), or nowhere [default: auto, the terminal if there is one,
+    /// else a dialog if one can be shown]
+    #[arg(
+        long,
+        value_enum,
+        value_name = "WHERE",
+        env = "MFA_SESSION_PROMPT",
+        hide_env = true
+    )]
+    pub prompt: Option<crate::dialog::PromptMode>,
+
     /// For a role profile: assume the role from the long-term key with an
     /// MFA code, without an MFA session (a role session from temporary
     /// credentials lasts 1 hour at most; this way, the role's own maximum)

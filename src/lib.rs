@@ -13,6 +13,7 @@ pub mod cmd;
 pub mod code_command;
 pub mod config_file;
 pub mod credentials_file;
+pub mod dialog;
 pub mod enroll;
 pub mod error;
 pub mod exec;

@@ -560,17 +560,34 @@ fn code(run: &Run, serial: &str) -> Result<MfaCode> {
     match &run.plan.code {
         CodeSource::Given(code) => Ok(code.clone()),
         CodeSource::Command { command, from } => {
-            crate::code_command::code_from(command, from, crate::code_command::timeout()?)
+            // A key to touch, perhaps: said on the desktop too, if the
+            // command keeps the user waiting.
+            let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let waiting = done.clone();
+            let text = format!(
+                "waiting for the MFA code for profile '{}' ({serial}) from {from}: touch your security key if it asks",
+                run.plan.profile
+            );
+            std::thread::spawn(move || {
+                std::thread::sleep(NOTIFY_AFTER);
+                if !waiting.load(std::sync::atomic::Ordering::Relaxed) {
+                    crate::dialog::notify(&text);
+                }
+            });
+            let code =
+                crate::code_command::code_from(command, from, crate::code_command::timeout()?);
+            done.store(true, std::sync::atomic::Ordering::Relaxed);
+            code
         }
         CodeSource::Prompt => {
             for _ in 1..PROMPT_ATTEMPTS {
-                let code = prompt::read_code(serial)?;
+                let code = ask(run, serial)?;
                 match refusal(run, serial, &code) {
                     Some(refusal) => crate::say(&refusal.describe()),
                     None => return Ok(code),
                 }
             }
-            prompt::read_code(serial)
+            ask(run, serial)
         }
     }
 }
@@ -581,6 +598,39 @@ fn code_while_warming(run: &Run, serial: &str, aws: &Aws) -> Result<MfaCode> {
     match &run.plan.code {
         CodeSource::Given(code) => Ok(code.clone()),
         _ => aws.warm_while(|| code(run, serial))?,
+    }
+}
+
+/// A code command that takes longer than this gets a desktop notification.
+const NOTIFY_AFTER: std::time::Duration = std::time::Duration::from_millis(1500);
+
+/// The code asked for where `--prompt` says: the terminal, else a dialog.
+fn ask(run: &Run, serial: &str) -> Result<MfaCode> {
+    use crate::dialog::{Dialog, PromptMode};
+    let profile = &run.plan.profile;
+    let dialog = || {
+        Dialog::find().ok_or_else(|| {
+            anyhow::Error::from(
+                Failure::new("no MFA code given, and no dialog can be shown here")
+                    .tag(Tag::NoTerminal)
+                    .hint("a dialog needs DISPLAY or WAYLAND_DISPLAY and zenity or kdialog; or pass the code, or set mfa_process"),
+            )
+        })
+    };
+    match run.plan.prompt {
+        PromptMode::Terminal => prompt::read_code(serial),
+        PromptMode::Dialog => crate::dialog::read_code(&dialog()?, serial, profile),
+        PromptMode::None => Err(
+            Failure::new("no MFA code given, and --prompt none asks for none")
+                .tag(Tag::NoTerminal)
+                .hint("pass the code, or set --code-command or mfa_process")
+                .into(),
+        ),
+        PromptMode::Auto if prompt::has_terminal() => prompt::read_code(serial),
+        PromptMode::Auto => match Dialog::find() {
+            Some(found) => crate::dialog::read_code(&found, serial, profile),
+            None => prompt::read_code(serial),
+        },
     }
 }
 

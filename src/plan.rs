@@ -36,6 +36,8 @@ pub struct Request {
     pub serial: Option<String>,
     pub min_remaining: Duration,
     pub direct: bool,
+    /// Where a code is asked for, when one is needed and none is given.
+    pub prompt: crate::dialog::PromptMode,
 }
 
 #[derive(Debug)]
@@ -51,6 +53,7 @@ pub struct Plan {
     /// `--direct`: the first role is assumed from the long-term key with an
     /// MFA code, and no MFA session is made.
     pub direct: bool,
+    pub prompt: crate::dialog::PromptMode,
     pub surroundings: Surroundings,
 }
 
@@ -172,6 +175,7 @@ pub fn request(positionals: &[String], args: &SessionArgs) -> Result<Request> {
         serial,
         min_remaining,
         direct: args.direct,
+        prompt: args.prompt.unwrap_or_default(),
     })
 }
 
@@ -339,6 +343,7 @@ pub fn plan(set: &ProfileSet, request: Request, cache: CachePolicy) -> Result<Pl
         code,
         cache,
         direct: request.direct,
+        prompt: request.prompt,
         surroundings,
     })
 }
@@ -429,6 +434,7 @@ mod tests {
             serial: None,
             min_remaining: DEFAULT_MIN_REMAINING,
             direct,
+            prompt: crate::dialog::PromptMode::Auto,
         };
         let cache = CachePolicy {
             enabled: true,

@@ -165,6 +165,7 @@ fn profile_report(name: &str) -> Result<ProfileReport> {
         serial: None,
         min_remaining: crate::plan::DEFAULT_MIN_REMAINING,
         direct: false,
+        prompt: crate::dialog::PromptMode::Auto,
     };
     let plan = crate::plan::build(request, &Default::default())?;
     let root = &plan.chain.root;

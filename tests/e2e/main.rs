@@ -4,6 +4,7 @@
 mod callers;
 mod cmd;
 mod core;
+mod desktop;
 mod faults;
 mod floor;
 mod journey;
