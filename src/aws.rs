@@ -193,6 +193,14 @@ pub struct RoleRequest<'a> {
     pub mfa: Option<(&'a str, &'a MfaCode)>,
 }
 
+/// One of a user's access keys (never the secret).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccessKey {
+    pub id: String,
+    pub active: bool,
+    pub created: Option<Timestamp>,
+}
+
 /// A virtual MFA device just created. Debug never shows the seed.
 pub struct NewDevice {
     pub serial: String,
@@ -519,6 +527,78 @@ impl Aws {
             }
             _ => Ok(answer),
         }
+    }
+
+    /// The access keys of `user`: id, whether active, when created.
+    pub fn access_keys(&self, user: &str) -> Result<Vec<AccessKey>> {
+        let output = self
+            .runtime
+            .block_on(self.iam.list_access_keys().user_name(user).send())
+            .map_err(|e| {
+                let what = format!("could not list the access keys of user {user}");
+                anyhow::Error::from(self.explain(&what, &self.iam_name, &e))
+            })?;
+        let keys = output
+            .access_key_metadata()
+            .iter()
+            .map(|k| AccessKey {
+                id: k.access_key_id().unwrap_or_default().to_owned(),
+                active: k.status().is_some_and(|s| s.as_str() == "Active"),
+                created: k.create_date().map(to_timestamp),
+            })
+            .collect::<Vec<_>>();
+        if keys.iter().any(|k| !answer::key_id(&k.id)) {
+            let what = format!("could not list the access keys of user {user}");
+            return Err(self.unusable(&what, &self.iam_name, "AccessKeyId"));
+        }
+        Ok(keys)
+    }
+
+    /// A new access key for `user`: its id and secret.
+    pub fn create_access_key(&self, user: &str) -> Result<(String, String)> {
+        let what = format!("could not create an access key for user {user}");
+        let output = self
+            .runtime
+            .block_on(self.iam.create_access_key().user_name(user).send())
+            .map_err(|e| {
+                let failure = self.explain(&what, &self.iam_name, &e);
+                anyhow::Error::from(match e.code() {
+                    Some("LimitExceeded") => failure.hint(
+                        "a user may have two access keys: delete the one not in use first (mfa-session rotate --delete-inactive deletes an inactive one)",
+                    ),
+                    _ => failure,
+                })
+            })?;
+        let key = output.access_key();
+        let id = key
+            .map(|k| k.access_key_id().to_owned())
+            .unwrap_or_default();
+        let secret = key
+            .map(|k| k.secret_access_key().to_owned())
+            .unwrap_or_default();
+        if !answer::key_id(&id) {
+            return Err(self.unusable(&what, &self.iam_name, "AccessKeyId"));
+        }
+        if !answer::token(&secret) {
+            return Err(self.unusable(&what, &self.iam_name, "SecretAccessKey"));
+        }
+        Ok((id, secret))
+    }
+
+    pub fn delete_access_key(&self, user: &str, id: &str) -> Result<()> {
+        self.runtime
+            .block_on(
+                self.iam
+                    .delete_access_key()
+                    .user_name(user)
+                    .access_key_id(id)
+                    .send(),
+            )
+            .map_err(|e| {
+                let what = format!("could not delete the access key {id} of user {user}");
+                anyhow::Error::from(self.explain(&what, &self.iam_name, &e))
+            })?;
+        Ok(())
     }
 
     /// Creates a virtual MFA device named `name`: its serial, its Base32

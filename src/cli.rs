@@ -69,6 +69,9 @@ pub enum Command {
     CredentialProcess(CredentialProcessArgs),
     /// Run a command with a session in its environment
     Exec(ExecArgs),
+    /// Replace the profile's long-term access key with a new one, using its
+    /// MFA session: create, store, check, then delete the old one
+    Rotate(RotateArgs),
     /// Serve the session on a loopback credentials endpoint (the ECS
     /// container format every SDK reads) until interrupted, refreshing role
     /// sessions from the cached MFA session
@@ -202,6 +205,26 @@ pub struct ExecArgs {
     /// The command to run, after `--`
     #[arg(last = true, required = true, value_name = "COMMAND")]
     pub command: Vec<std::ffi::OsString>,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "Example:\n  mfa-session rotate work\n  mfa-session rotate 123456 work")]
+pub struct RotateArgs {
+    /// The 6-digit MFA code, if the MFA session is not cached
+    #[arg(value_name = "CODE")]
+    pub first: Option<String>,
+
+    /// The profile with the IAM user's long-term key
+    #[arg(value_name = "PROFILE")]
+    pub second: Option<String>,
+
+    /// When the user has a second access key that is inactive, delete it
+    /// first (AWS allows two keys)
+    #[arg(long)]
+    pub delete_inactive: bool,
+
+    #[command(flatten)]
+    pub session: SessionArgs,
 }
 
 #[derive(Debug, Args)]

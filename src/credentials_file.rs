@@ -187,6 +187,76 @@ pub fn write_session(section: &str, profile: &str, session: &Session) -> Result<
     })
 }
 
+/// Replaces the key pair of `profile` in `path` (the file it was read
+/// from), where it stands: `rotate`. Refused when the file no longer holds
+/// `old_id` there. Returns the real file's path.
+pub fn replace_key(
+    path: &std::path::Path,
+    kind: FileKind,
+    profile: &str,
+    old_id: &str,
+    new: (&str, &str),
+) -> Result<PathBuf> {
+    crate::secret_file::update(path, |text| {
+        with_key(text.unwrap_or(""), kind, profile, old_id, new)
+            .map(|text| Some(text.into_bytes()))
+            .map_err(|reason| {
+                Failure::new(format!(
+                    "will not write the new key of profile '{profile}' into {}: {reason}",
+                    path.display()
+                ))
+                .into()
+            })
+    })
+}
+
+/// `text` with the key pair of `profile` replaced on its own lines (their
+/// continuation lines dropped); everything else byte for byte.
+pub fn with_key(
+    text: &str,
+    kind: FileKind,
+    profile: &str,
+    old_id: &str,
+    (id, secret): (&str, &str),
+) -> Result<String, String> {
+    let (bom, text) = split_bom(text);
+    let document = syntax::parse_for_edit(text, kind, profile)?;
+    let lines = &document.lines;
+    let sections: Vec<&Section> = document.profile_sections(profile).collect();
+    let target = sections
+        .iter()
+        .find(|s| matches!(s.header, syntax::Header::Profile { prefixed: true, .. }))
+        .or(sections.first())
+        .ok_or("the profile is not there any more")?;
+    let find = |key: &str| target.properties.iter().find(|p| p.key == key);
+    let (Some(old), Some(old_secret)) = (find("aws_access_key_id"), find("aws_secret_access_key"))
+    else {
+        return Err("the profile holds no key pair any more".to_owned());
+    };
+    if old.value != old_id {
+        return Err(format!("it holds another key now ({})", old.value));
+    }
+    let mut out = String::with_capacity(text.len() + 64);
+    out.push_str(bom);
+    let dropped = |i: usize| {
+        (old.line + 1..=old.last).contains(&i)
+            || (old_secret.line + 1..=old_secret.last).contains(&i)
+    };
+    for (i, line) in lines.iter().enumerate() {
+        if i == old.line {
+            out.push_str(&format!("aws_access_key_id = {id}{}", lines[old.last].end));
+        } else if i == old_secret.line {
+            out.push_str(&format!(
+                "aws_secret_access_key = {secret}{}",
+                lines[old_secret.last].end
+            ));
+        } else if !dropped(i) {
+            out.push_str(&whole(*line));
+        }
+    }
+    Ok(out)
+}
+
 /// Removes from `[section]` the session this tool wrote there (the one with
 /// `access_key_id`), and the section itself when nothing else is left in it.
 /// Returns whether anything was removed; a section that holds something
@@ -312,6 +382,49 @@ pub fn with_section(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_rotated_key_replaces_the_old_one_where_it_stands() {
+        let text = "# keys\r\n[other]\r\naws_access_key_id = AKIAOTHER\r\n[work]\r\nregion = x\r\n\
+                    aws_access_key_id = AKIAOLD\r\naws_secret_access_key = old\r\n  continued\r\n[z]\r\n";
+        let out = with_key(
+            text,
+            FileKind::Credentials,
+            "work",
+            "AKIAOLD",
+            ("AKIANEW", "newsecret"),
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            "# keys\r\n[other]\r\naws_access_key_id = AKIAOTHER\r\n[work]\r\nregion = x\r\n\
+             aws_access_key_id = AKIANEW\r\naws_secret_access_key = newsecret\r\n[z]\r\n"
+        );
+        // In the config file, [profile work].
+        let config = "[profile work]\naws_access_key_id = AKIAOLD\naws_secret_access_key = old\n";
+        assert_eq!(
+            with_key(
+                config,
+                FileKind::Config,
+                "work",
+                "AKIAOLD",
+                ("AKIANEW", "s")
+            )
+            .unwrap(),
+            "[profile work]\naws_access_key_id = AKIANEW\naws_secret_access_key = s\n"
+        );
+        // A file that changed meanwhile is not written.
+        let err = with_key(
+            text,
+            FileKind::Credentials,
+            "work",
+            "AKIAELSE",
+            ("AKIANEW", "s"),
+        )
+        .unwrap_err();
+        assert_eq!(err, "it holds another key now (AKIAOLD)");
+        assert!(with_key(text, FileKind::Credentials, "gone", "AKIAOLD", ("A", "s")).is_err());
+    }
 
     fn values(tag: &str) -> Vec<(&'static str, String)> {
         vec![

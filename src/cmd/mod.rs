@@ -10,6 +10,7 @@ pub mod forget;
 pub mod get;
 pub mod init;
 pub mod policy;
+pub mod rotate;
 pub mod serve;
 pub mod status;
 

@@ -129,6 +129,8 @@ pub struct LongTermKey {
     pub secret_access_key: String,
     /// Where the key id was found.
     pub origin: String,
+    /// The file it was found in.
+    pub file: PathBuf,
 }
 
 impl Drop for LongTermKey {
@@ -319,6 +321,7 @@ impl Profile {
             access_key_id,
             secret_access_key,
             origin: id.place(),
+            file: id.file.clone(),
         })
     }
 }

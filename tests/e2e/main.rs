@@ -14,6 +14,7 @@ mod profiles;
 mod prompt;
 mod review;
 mod roles;
+mod rotate;
 mod server;
 mod sessions;
 pub mod shells;

@@ -409,6 +409,52 @@ impl Moto {
         })
     }
 
+    /// The ids of `user`'s access keys, and whether each is active.
+    pub fn access_keys(&self, user: &str) -> Vec<(String, bool)> {
+        let iam = self.admin_iam();
+        block_on(async {
+            let keys = iam
+                .list_access_keys()
+                .user_name(user)
+                .send()
+                .await
+                .expect("list keys");
+            keys.access_key_metadata()
+                .iter()
+                .map(|k| {
+                    (
+                        k.access_key_id().unwrap_or_default().to_owned(),
+                        k.status().is_some_and(|s| s.as_str() == "Active"),
+                    )
+                })
+                .collect()
+        })
+    }
+
+    /// A second access key for `user`, active or not; returns its id.
+    pub fn second_key(&self, user: &str, active: bool) -> String {
+        let iam = self.admin_iam();
+        block_on(async {
+            let key = iam
+                .create_access_key()
+                .user_name(user)
+                .send()
+                .await
+                .expect("create key");
+            let id = key.access_key().unwrap().access_key_id().to_owned();
+            if !active {
+                iam.update_access_key()
+                    .user_name(user)
+                    .access_key_id(&id)
+                    .status(aws_sdk_iam::types::StatusType::Inactive)
+                    .send()
+                    .await
+                    .expect("deactivate key");
+            }
+            id
+        })
+    }
+
     /// Creates a role that users of the account may assume with MFA (moto
     /// does not evaluate the trust policy); returns its ARN.
     pub fn role(&self, prefix: &str) -> String {

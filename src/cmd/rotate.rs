@@ -1,0 +1,243 @@
+//! `mfa-session rotate PROFILE`: a new long-term access key for the
+//! profile's IAM user, with its MFA session (cached or new: one code at
+//! most), written where the old one was, checked, and only then the old one
+//! deleted.
+//!
+//! At no step is the user left without a working key: a new key that cannot
+//! be stored or does not work is deleted again (and the old one put back);
+//! once the new key is stored and works, a failed delete names the old key
+//! and the command that deletes it. Key ids are shown; secrets never.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+
+use crate::aws::{Aws, Signer, user_name_from_arn};
+use crate::cache::SessionCache;
+use crate::cli::RotateArgs;
+use crate::error::Failure;
+use crate::profile::ProfileFiles;
+use crate::profile::syntax::FileKind;
+
+/// How long a new key may take to work (IAM propagates it in seconds).
+const DEFAULT_WAIT: Duration = Duration::from_secs(60);
+
+pub fn run(args: &RotateArgs) -> Result<String> {
+    let positionals = super::positionals(&args.first, &args.second);
+    let request = crate::plan::request(&positionals, &args.session)?;
+    let plan = crate::plan::build(request, &args.session)?;
+    let root = plan.chain.root.name.clone();
+    if !plan.roles.is_empty() {
+        return Err(Failure::usage(format!(
+            "profile '{}' is a role: rotate the key of the profile that holds it: mfa-session rotate {root}",
+            plan.profile
+        ))
+        .into());
+    }
+    let files = ProfileFiles::locate()?;
+    let key = &plan.chain.key;
+    let (old_id, file) = (key.access_key_id.clone(), key.file.clone());
+    // Kept to put back if the new key does not work.
+    let old_secret = zeroize::Zeroizing::new(key.secret_access_key.clone());
+    let kind = if file == files.config {
+        FileKind::Config
+    } else {
+        FileKind::Credentials
+    };
+    // Checked before any request: a file that cannot take the new key.
+    crate::secret_file::check_target(&file)?;
+    let connection = plan.mfa.connection.clone();
+    let wait = wait()?;
+
+    let (arn, _) = Aws::connect(&root, key.into(), &connection)?.caller_identity()?;
+    let user = user_name_from_arn(&arn)
+        .filter(|u| crate::cache::valid_user_name(u))
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            Failure::new(format!(
+                "profile '{root}' does not belong to an IAM user (caller is {arn}): only an IAM user's key can be rotated"
+            ))
+        })?;
+    let obtained = crate::obtain::obtain(plan)?;
+    let iam = Aws::connect(&root, Signer::from(&obtained.session), &connection)?;
+
+    // AWS allows two keys: with another one there, no room for a new one.
+    let keys = iam.access_keys(&user)?;
+    let others: Vec<_> = keys.iter().filter(|k| k.id != old_id).collect();
+    if !others.is_empty() {
+        let all_inactive = others.iter().all(|k| !k.active);
+        if !(args.delete_inactive && all_inactive) {
+            let list = others
+                .iter()
+                .map(|k| {
+                    format!(
+                        "{} ({})",
+                        k.id,
+                        if k.active { "active" } else { "inactive" }
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            let hint = if all_inactive {
+                "pass --delete-inactive to delete it first".to_owned()
+            } else {
+                format!(
+                    "AWS allows two: delete the one not in use first, e.g. aws iam delete-access-key --user-name {user} --access-key-id {}",
+                    others[0].id
+                )
+            };
+            return Err(Failure::new(format!(
+                "user {user} has two access keys already: {old_id} (profile '{root}') and {list}, so no new one can be created"
+            ))
+            .hint(hint)
+            .into());
+        }
+        for other in &others {
+            iam.delete_access_key(&user, &other.id)?;
+            crate::say(&format!(
+                "deleted the inactive key {} of user {user}",
+                other.id
+            ));
+        }
+    }
+
+    let created = fail_for_tests("create").and_then(|()| iam.create_access_key(&user));
+    let (new_id, new_secret) = created.map_err(|err| {
+        let report = crate::error::Report::new(&err);
+        let unchanged =
+            format!("nothing was changed: {old_id} is still the key of profile '{root}'");
+        anyhow::Error::from(Failure::new(report.line).hint(match report.hint {
+            Some(hint) => format!("{hint}; {unchanged}"),
+            None => unchanged,
+        }))
+    })?;
+    let new_secret = zeroize::Zeroizing::new(new_secret);
+    crate::say(&format!("created the access key {new_id} for user {user}"));
+    let undo_create = |err: anyhow::Error, what: &str| -> anyhow::Error {
+        let report = crate::error::Report::new(&err);
+        let cleanup = match iam.delete_access_key(&user, &new_id) {
+            Ok(()) => format!(
+                "the new key {new_id} was deleted again; {old_id} is still the key of profile '{root}'"
+            ),
+            Err(_) => format!(
+                "the new key {new_id} could not be deleted again: delete it with aws iam delete-access-key --user-name {user} --access-key-id {new_id}; {old_id} is still the key of profile '{root}'"
+            ),
+        };
+        Failure::new(format!("{what}: {}", report.line))
+            .hint(cleanup)
+            .into()
+    };
+
+    let written = fail_for_tests("write").and_then(|()| {
+        crate::credentials_file::replace_key(&file, kind, &root, &old_id, (&new_id, &new_secret))
+    });
+    let written = match written {
+        Ok(path) => path,
+        Err(err) => return Err(undo_create(err, "could not store the new key")),
+    };
+    crate::say(&format!(
+        "wrote {new_id} into profile '{root}' in {}",
+        written.display()
+    ));
+
+    let new_signer = Signer {
+        access_key_id: &new_id,
+        secret_access_key: &new_secret,
+        session_token: None,
+    };
+    if let Err(err) = verify(&root, new_signer, &connection, wait) {
+        // Back to the old key, which still works, before the new one goes.
+        let restored = crate::credentials_file::replace_key(
+            &file,
+            kind,
+            &root,
+            &new_id,
+            (&old_id, old_secret.as_str()),
+        );
+        let err = undo_create(err, "the new key did not work");
+        return Err(match restored {
+            Ok(_) => err,
+            Err(put_back) => err.context(format!(
+                "and the old key could not be put back into {}: {put_back:#}",
+                file.display()
+            )),
+        });
+    }
+    crate::say("the new key works");
+
+    if let Err(err) = fail_for_tests("delete").and_then(|()| iam.delete_access_key(&user, &old_id))
+    {
+        let report = crate::error::Report::new(&err);
+        return Err(Failure::new(format!(
+            "the new key {new_id} is in {} and works, but the old key {old_id} was not deleted: {}",
+            written.display(),
+            report.line
+        ))
+        .hint(format!(
+            "delete it with an MFA session: mfa-session exec {} -- aws iam delete-access-key --user-name {user} --access-key-id {old_id}",
+            crate::shell::command_word(&root)
+        ))
+        .into());
+    }
+    // Sessions made with the old key are of no use to keep.
+    if let Ok(cache) = SessionCache::locate() {
+        let _ = cache.forget(Some(&root));
+    }
+    crate::say(&format!(
+        "deleted the old key {old_id}: profile '{root}' now uses {new_id}"
+    ));
+    Ok(String::new())
+}
+
+/// GetCallerIdentity with the new key until it works (IAM takes seconds
+/// to make a new key usable), saying once that it waits.
+fn verify(
+    profile: &str,
+    signer: Signer,
+    connection: &crate::aws::Connection,
+    wait: Duration,
+) -> Result<()> {
+    let deadline = Instant::now() + wait;
+    let mut said = false;
+    loop {
+        let result = fail_for_tests("verify").and_then(|()| {
+            Aws::connect(profile, signer, connection)?
+                .caller_identity()
+                .map(|_| ())
+        });
+        match result {
+            Ok(()) => return Ok(()),
+            Err(err) if Instant::now() >= deadline => return Err(err),
+            Err(_) => {
+                if !said {
+                    crate::say("waiting for the new key to work (IAM takes a few seconds)");
+                    said = true;
+                }
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        }
+    }
+}
+
+/// `MFA_SESSION_ROTATE_WAIT`, else a minute.
+fn wait() -> Result<Duration> {
+    match std::env::var("MFA_SESSION_ROTATE_WAIT") {
+        Ok(text) if !text.trim().is_empty() => crate::input::parse_duration(&text).map_err(|e| {
+            Failure::usage(format!("MFA_SESSION_ROTATE_WAIT: {e}"))
+                .hint("set it to a duration, such as 60 or 2m")
+                .into()
+        }),
+        _ => Ok(DEFAULT_WAIT),
+    }
+}
+
+/// Debug builds only: `MFA_SESSION_TEST_FAIL=STEP` makes that step of a
+/// rotation fail, so that the tests can see what each failure leaves.
+fn fail_for_tests(step: &str) -> Result<()> {
+    #[cfg(debug_assertions)]
+    if std::env::var("MFA_SESSION_TEST_FAIL").is_ok_and(|s| s == step) {
+        return Err(Failure::new(format!("{step} failed (MFA_SESSION_TEST_FAIL)")).into());
+    }
+    let _ = step;
+    Ok(())
+}

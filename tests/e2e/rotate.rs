@@ -1,0 +1,167 @@
+//! `rotate` end to end against moto: the new key stored where the old one
+//! was, the old one deleted, one code at most, and a failure at each step
+//! leaving a working key and saying what to do.
+
+use crate::need;
+use crate::support::*;
+
+const OTHERS: &str = "# my keys\n[other]\naws_access_key_id = AKIAOTHERPROFILE0001\naws_secret_access_key = other\n\n";
+
+fn setup(moto: &Moto) -> (User, Sandbox, String) {
+    let user = moto.user(1);
+    let sandbox = Sandbox::with_user(moto, &user, "work");
+    let credentials = format!(
+        "{OTHERS}[work]\naws_access_key_id = {}\naws_secret_access_key = {}\nregion = eu-west-1\n",
+        user.access_key_id, user.secret_access_key
+    );
+    sandbox.write(".aws/credentials", &credentials);
+    sandbox.write(
+        ".aws/config",
+        &format!("[profile work]\nmfa_serial = {}\n", user.serials[0]),
+    );
+    (user, sandbox, credentials)
+}
+
+/// Exit 1, nothing on stdout, and after the progress lines (what was
+/// created, written) one error line and its hint.
+fn failed_after_progress(run: &Run) {
+    assert_eq!(run.code, Some(1), "{run:#?}");
+    assert_eq!(run.stdout, "");
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    let [.., error, hint] = lines.as_slice() else {
+        panic!("{run:#?}");
+    };
+    assert!(
+        error.starts_with("mfa-session: ") && hint.starts_with("hint: "),
+        "{run:#?}"
+    );
+}
+
+fn file(sandbox: &Sandbox) -> String {
+    std::fs::read_to_string(sandbox.path(".aws/credentials")).unwrap()
+}
+
+#[test]
+fn rotate_replaces_the_key_where_it_was_and_deletes_the_old_one() {
+    let moto = need!(moto());
+    let (user, sandbox, before) = setup(moto);
+    let run = sandbox.run(&["rotate", "864209", "work"]);
+    run.success()
+        .stderr_has(&format!("deleted the old key {}", user.access_key_id))
+        .keeps_secret(&[&user.secret_access_key]);
+    let keys = moto.access_keys(&user.name);
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    let (new_id, active) = keys[0].clone();
+    assert!(active && new_id != user.access_key_id);
+    // The file: the new pair in the old lines, every other byte the same.
+    let after = file(&sandbox);
+    let new_secret = after
+        .lines()
+        .filter_map(|l| l.strip_prefix("aws_secret_access_key = "))
+        .nth(1)
+        .unwrap()
+        .to_owned();
+    assert!(!run.stderr.contains(&new_secret), "no secret shown");
+    assert_eq!(
+        after,
+        before
+            .replace(&user.access_key_id, &new_id)
+            .replace(&user.secret_access_key, &new_secret)
+    );
+    // One GetSessionToken at most, with the old key; the new key signs now.
+    let old = moto.requests_signed_by(&user.access_key_id);
+    assert_eq!(
+        old.iter()
+            .filter(|r| r.action() == "GetSessionToken")
+            .count(),
+        1
+    );
+    sandbox.run(&["975310", "work"]).success();
+    assert_eq!(
+        moto.requests_signed_by(&new_id)
+            .iter()
+            .filter(|r| r.action() == "GetSessionToken")
+            .count(),
+        1,
+        "the next session is signed with the new key"
+    );
+}
+
+#[test]
+fn two_keys_are_refused_before_anything_is_created() {
+    let moto = need!(moto());
+    let (user, sandbox, before) = setup(moto);
+    let second = moto.second_key(&user.name, true);
+    sandbox
+        .run(&["rotate", "864209", "work"])
+        .failure(1)
+        .stderr_has(&format!("user {} has two access keys already", user.name))
+        .stderr_has(&format!("{second} (active)"));
+    assert_eq!(moto.access_keys(&user.name).len(), 2);
+    assert_eq!(file(&sandbox), before);
+    // An inactive second key goes first with --delete-inactive.
+    let (user, sandbox, _) = setup(moto);
+    let inactive = moto.second_key(&user.name, false);
+    sandbox
+        .run(&["rotate", "864209", "work"])
+        .failure(1)
+        .stderr_has("hint: pass --delete-inactive to delete it first");
+    sandbox
+        .run(&["rotate", "work", "--delete-inactive"])
+        .success()
+        .stderr_has(&format!("deleted the inactive key {inactive}"));
+    let keys = moto.access_keys(&user.name);
+    assert_eq!(keys.len(), 1);
+    assert!(keys[0].0 != user.access_key_id && keys[0].0 != inactive);
+}
+
+#[test]
+fn a_failure_at_each_step_leaves_a_working_key_and_says_what_to_do() {
+    let moto = need!(moto());
+    for (step, says) in [
+        ("create", "create failed"),
+        ("write", "was deleted again; "),
+        ("verify", "was deleted again; "),
+    ] {
+        let (user, mut sandbox, before) = setup(moto);
+        sandbox.set("MFA_SESSION_TEST_FAIL", step);
+        sandbox.set("MFA_SESSION_ROTATE_WAIT", "2");
+        let run = sandbox.run(&["rotate", "864209", "work"]);
+        failed_after_progress(&run);
+        run.stderr_has(says)
+            .keeps_secret(&[&user.secret_access_key]);
+        // The old key, and only it, in AWS and in the file.
+        let keys = moto.access_keys(&user.name);
+        assert_eq!(keys, [(user.access_key_id.clone(), true)], "{step}");
+        assert_eq!(file(&sandbox), before, "{step}");
+        if step != "create" {
+            run.stderr_has(&format!(
+                "{} is still the key of profile 'work'",
+                user.access_key_id
+            ));
+        }
+    }
+    // The old key not deleted: the new one is stored and works; the error
+    // names the old one and how to delete it.
+    let (user, mut sandbox, _) = setup(moto);
+    sandbox.set("MFA_SESSION_TEST_FAIL", "delete");
+    let run = sandbox.run(&["rotate", "864209", "work"]);
+    failed_after_progress(&run);
+    run.stderr_has(&format!(
+        "but the old key {} was not deleted",
+        user.access_key_id
+    ))
+    .stderr_has(&format!(
+        "aws iam delete-access-key --user-name {} --access-key-id {}",
+        user.name, user.access_key_id
+    ));
+    let keys = moto.access_keys(&user.name);
+    assert_eq!(keys.len(), 2);
+    let new_id = keys
+        .iter()
+        .find(|k| k.0 != user.access_key_id)
+        .unwrap()
+        .0
+        .clone();
+    assert!(file(&sandbox).contains(&new_id));
+}
