@@ -20,6 +20,7 @@ pub mod exec;
 pub mod hardening;
 pub mod init;
 pub mod input;
+pub mod key_age;
 pub mod lock;
 pub mod obtain;
 pub mod plan;

@@ -160,6 +160,7 @@ fn checks(args: &DoctorArgs) -> Vec<Check> {
     checks.push(environment());
 
     // AWS: the clock and whose key it is, then the devices.
+    let connection = Connection::resolve(&chain.root).ok();
     let aws = Connection::resolve(&chain.root)
         .and_then(|connection| Aws::connect(&chain.root.name, (&chain.key).into(), &connection));
     let identity = aws.and_then(|aws| aws.caller_identity().map(|id| (aws, id)));
@@ -187,6 +188,9 @@ fn checks(args: &DoctorArgs) -> Vec<Check> {
         Mark::Ok,
         format!("it belongs to {}", arn.escape_debug()),
     ));
+    if let Some(connection) = &connection {
+        checks.push(key_age(&chain, connection));
+    }
     checks.push(match aws.mfa_devices() {
         Err(err) => Check::failed("MFA devices", &err),
         Ok(devices) if devices.is_empty() => Check::new(
@@ -217,6 +221,33 @@ fn checks(args: &DoctorArgs) -> Vec<Check> {
     });
     checks.push(cached(&chain.root.name));
     checks
+}
+
+/// How old the key is, asked with the cached MFA session (if any).
+fn key_age(chain: &crate::chain::Chain, connection: &Connection) -> Check {
+    let owner = crate::cache::Owner {
+        profile: chain.root.name.clone(),
+        access_key_id: chain.key.access_key_id.clone(),
+        endpoint: connection.sts_endpoint.clone().unwrap_or_default(),
+    };
+    let serial = crate::plan::profile_serial(&chain.root).ok().flatten();
+    match crate::key_age::of(
+        &chain.root.name,
+        &chain.key,
+        &owner,
+        serial.as_deref(),
+        connection,
+    ) {
+        Err(err) => Check::new("key age", Mark::Skip, crate::error::Report::new(&err).line),
+        Ok(age @ crate::key_age::KeyAge::Unknown) => {
+            Check::new("key age", Mark::Skip, age.describe())
+        }
+        Ok(age) if age.old() => Check::new("key age", Mark::Warn, age.describe()).hint(format!(
+            "rotate it: mfa-session rotate {}",
+            crate::shell::command_word(&chain.root.name)
+        )),
+        Ok(age) => Check::new("key age", Mark::Ok, age.describe()),
+    }
 }
 
 /// Variables in this environment that would shadow a profile: named, never

@@ -40,6 +40,11 @@ struct ProfileReport {
     root: String,
     /// Where the long-term key is (never the key itself).
     key_from: String,
+    /// How old it is, when the cached MFA session could ask IAM.
+    key_age: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key_age_days: Option<i64>,
+    key_old: bool,
     /// The roles assumed on top of the root's MFA session, from the root up.
     roles: Vec<RoleReport>,
     region: Sourced,
@@ -228,10 +233,27 @@ fn profile_report(name: &str) -> Result<ProfileReport> {
                 .map_or_else(|| "default".to_owned(), |s| s.place()),
         },
     };
+    let age = crate::key_age::of(
+        &root.name,
+        &plan.chain.key,
+        &plan.mfa.owner,
+        serial.value.as_deref(),
+        &plan.mfa.connection,
+    );
+    let (key_age, key_age_days, key_old) = match &age {
+        Ok(age @ crate::key_age::KeyAge::Known { days, .. }) => {
+            (age.describe(), Some(*days), age.old())
+        }
+        Ok(age) => (age.describe(), None, false),
+        Err(err) => (crate::error::Report::new(err).line, None, false),
+    };
     Ok(ProfileReport {
         name: name.to_owned(),
         root: root.name.clone(),
         key_from: plan.chain.key.origin.clone(),
+        key_age,
+        key_age_days,
+        key_old,
         roles: plan
             .roles
             .iter()
@@ -316,6 +338,15 @@ fn human(report: &Report, cached: &[CachedSession], now: Timestamp) -> String {
         };
         out.push_str(&format!("profile '{}':\n", p.name));
         out.push_str(&format!("  {:<14}{}\n", "key:", p.key_from));
+        let old = if p.key_old {
+            format!(
+                " (old: rotate it with mfa-session rotate {})",
+                crate::shell::command_word(&p.root)
+            )
+        } else {
+            String::new()
+        };
+        out.push_str(&format!("  {:<14}{}{old}\n", "key age:", p.key_age));
         for role in &p.roles {
             out.push_str(&format!(
                 "  {:<14}{} (profile '{}')\n",

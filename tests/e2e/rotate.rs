@@ -165,3 +165,58 @@ fn a_failure_at_each_step_leaves_a_working_key_and_says_what_to_do() {
         .clone();
     assert!(file(&sandbox).contains(&new_id));
 }
+
+#[test]
+fn status_and_doctor_show_the_key_age_when_an_mfa_session_can_ask() {
+    let moto = need!(moto());
+    let (_user, mut sandbox, _) = setup(moto);
+    // No MFA session yet: no request, and it says why.
+    let before = sandbox.run(&["status", "work"]);
+    assert!(
+        before
+            .stdout
+            .contains("key age:      unknown: no cached MFA session"),
+        "{}",
+        before.stdout
+    );
+    sandbox.run(&["864209", "work"]).success();
+    let today = jiff::Timestamp::now().strftime("%Y-%m-%d").to_string();
+    let status = sandbox.run(&["status", "work"]);
+    assert!(
+        status
+            .stdout
+            .contains(&format!("key age:      created {today}, 0 days ago\n")),
+        "{}",
+        status.stdout
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&sandbox.run(&["status", "work", "--json"]).success().stdout).unwrap();
+    assert_eq!(json["profile"]["key_age_days"], 0, "{json}");
+    let doctor = sandbox.run(&["doctor", "work"]);
+    assert!(
+        doctor
+            .stdout
+            .contains(&format!("[ok  ] key age: created {today}, 0 days ago")),
+        "{}",
+        doctor.stdout
+    );
+    // Old from MFA_SESSION_KEY_MAX_AGE days on (90 by default).
+    sandbox.set("MFA_SESSION_KEY_MAX_AGE", "0");
+    let status = sandbox.run(&["status", "work"]);
+    assert!(
+        status
+            .stdout
+            .contains("(old: rotate it with mfa-session rotate work)"),
+        "{}",
+        status.stdout
+    );
+    let doctor = sandbox.run(&["doctor", "work"]);
+    assert!(
+        doctor.stdout.contains("[warn] key age: created ")
+            && doctor
+                .stdout
+                .contains("hint: rotate it: mfa-session rotate work"),
+        "{}",
+        doctor.stdout
+    );
+}
