@@ -311,6 +311,7 @@ impl SessionCache {
         Ok(SessionCache { dir, base })
     }
 
+    #[cfg(test)]
     pub fn at(dir: impl Into<PathBuf>) -> SessionCache {
         SessionCache {
             dir: dir.into(),

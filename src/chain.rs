@@ -45,6 +45,7 @@ pub struct RoleHop {
 
 impl Chain {
     /// The requested profile's name.
+    #[cfg(test)]
     pub fn requested(&self) -> &str {
         self.roles
             .last()

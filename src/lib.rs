@@ -1,36 +1,38 @@
 //! mfa-session: turn a long-term AWS access key and an MFA code into a
 //! temporary session, printed as shell code for `eval`.
 //!
-//! The binary (`main.rs`) is a thin shell around this library; the modules
-//! are public so that the integration tests can drive the pure parts (shell
-//! rendering above all) with values AWS would never send.
+//! The binary (`main.rs`) is a thin shell around this library. Public are
+//! only what it and the integration tests use: the commands and the
+//! command line, errors, the shell renderers (driven by the tests with
+//! values AWS would never send) and the session's variables; the rest is
+//! the crate's own, so that the compiler finds what nothing uses.
 
-pub mod aws;
-pub mod cache;
-pub mod chain;
+pub(crate) mod aws;
+pub(crate) mod cache;
+pub(crate) mod chain;
 pub mod cli;
 pub mod cmd;
-pub mod code_command;
-pub mod config_file;
-pub mod credentials_file;
-pub mod dialog;
-pub mod enroll;
+pub(crate) mod code_command;
+pub(crate) mod config_file;
+pub(crate) mod credentials_file;
+pub(crate) mod dialog;
+pub(crate) mod enroll;
 pub mod error;
-pub mod exec;
+pub(crate) mod exec;
 pub mod hardening;
 pub mod init;
-pub mod input;
-pub mod key_age;
-pub mod lock;
-pub mod obtain;
-pub mod plan;
-pub mod profile;
-pub mod prompt;
-pub mod secret_file;
-pub mod server;
+pub(crate) mod input;
+pub(crate) mod key_age;
+pub(crate) mod lock;
+pub(crate) mod obtain;
+pub(crate) mod plan;
+pub(crate) mod profile;
+pub(crate) mod prompt;
+pub(crate) mod secret_file;
+pub(crate) mod server;
 pub mod session;
 pub mod shell;
-pub mod spent;
+pub(crate) mod spent;
 
 use std::io::Write;
 

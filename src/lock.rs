@@ -32,8 +32,10 @@ static SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(
 #[derive(Debug)]
 pub struct Held {
     _file: File,
+    #[cfg_attr(not(test), allow(dead_code, reason = "read by the tests"))]
     pub path: PathBuf,
     /// Whether another process held it when this one asked.
+    #[cfg_attr(not(test), allow(dead_code, reason = "read by the tests"))]
     pub waited: bool,
 }
 

@@ -367,6 +367,7 @@ pub enum Unreadable {
 /// The contents of a file this tool wrote for itself, if it is still only
 /// this user's: a regular file, not a link, owned by this user, with no group
 /// or other permission bits, and at most `cap` bytes.
+#[cfg(test)]
 pub fn read_private(path: &Path, cap: u64) -> Result<Vec<u8>, Unreadable> {
     read_private_dated(path, cap).map(|(bytes, _)| bytes)
 }

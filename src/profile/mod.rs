@@ -399,6 +399,7 @@ impl Parsed {
 }
 
 /// Reads both files and returns the profile `name`.
+#[cfg(test)]
 pub fn load_profile(files: &ProfileFiles, name: &str) -> Result<Profile> {
     ProfileSet::load(files)?.profile(name)
 }
@@ -717,6 +718,7 @@ fn services_section(
 
 impl Profile {
     /// Every setting of the profile, credentials file winning.
+    #[cfg(test)]
     pub fn settings(&self) -> impl Iterator<Item = (&str, &Setting)> {
         self.settings.iter().map(|(k, s)| (k.as_str(), s))
     }
