@@ -16,11 +16,10 @@ pub(crate) mod code_command;
 pub(crate) mod config_file;
 pub(crate) mod credentials_file;
 pub(crate) mod dialog;
-pub(crate) mod enroll;
+
 pub mod error;
-pub(crate) mod exec;
+
 pub mod hardening;
-pub mod init;
 pub(crate) mod input;
 pub(crate) mod key_age;
 pub(crate) mod lock;

@@ -27,7 +27,7 @@ pub fn run(args: &GetArgs) -> Result<String> {
     // The cmd function cannot see the exit status: success is this line.
     let marked = |mut script: crate::shell::Script| {
         if args.wrapped && shell == Shell::Cmd {
-            script.set(crate::init::CMD_SUCCESS_MARKER, "1");
+            script.set(crate::cmd::init::CMD_SUCCESS_MARKER, "1");
         }
         script
     };

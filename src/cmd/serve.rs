@@ -155,7 +155,7 @@ pub fn exec(args: &ExecArgs, path: &Path) -> Result<String> {
     command.env(TOKEN, &endpoint.token);
     let mut child = command
         .spawn()
-        .map_err(|e| crate::exec::cannot_run(program, &e))?;
+        .map_err(|e| crate::cmd::exec::cannot_run(program, &e))?;
     // Ctrl-C is the command's to handle: it may still need credentials to
     // clean up. This process ends when the command does.
     ignore_interrupts();

@@ -1,4 +1,4 @@
-// Included by src/enroll.rs's unit tests and tests/e2e/journey.rs.
+// Included by src/cmd/enroll.rs's unit tests and tests/e2e/journey.rs.
 
 /// Reads a half-block QR code (blocks light, blanks dark) back from text, as
 /// a phone would see it on the screen.

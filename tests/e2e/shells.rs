@@ -4,7 +4,7 @@
 
 use std::process::Command;
 
-use mfa_session::init::wrapper;
+use mfa_session::cmd::init::wrapper;
 use mfa_session::shell::{Script, Shell};
 use proptest::prelude::*;
 
