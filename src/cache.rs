@@ -896,10 +896,7 @@ fn plain_text(text: &str) -> bool {
 
 /// An IAM user name as AWS allows it: 1-64 of `[\w+=,.@-]`.
 pub fn valid_user_name(name: &str) -> bool {
-    (1..=64).contains(&name.len())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c))
+    crate::input::iam_name(name, crate::input::USER_NAME)
 }
 
 fn warn(path: &Path, reason: &str) {

@@ -173,10 +173,7 @@ fn hop(profile: &Profile, role_arn: String) -> Result<RoleHop> {
         .into());
     }
     if let Some(session_name) = profile.value("role_session_name") {
-        let good = (2..=64).contains(&session_name.len())
-            && session_name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c));
+        let good = crate::input::iam_name(session_name, crate::input::ROLE_SESSION_NAME);
         if !good {
             let at = profile
                 .get("role_session_name")

@@ -215,6 +215,20 @@ pub fn check_serial(serial: &str) -> Result<()> {
     Ok(())
 }
 
+/// How long each kind of IAM name may be (AWS's limits).
+pub const USER_NAME: std::ops::RangeInclusive<usize> = 1..=64;
+pub const ROLE_SESSION_NAME: std::ops::RangeInclusive<usize> = 2..=64;
+pub const DEVICE_NAME: std::ops::RangeInclusive<usize> = 1..=226;
+
+/// The one check for IAM's names (users, role sessions, MFA devices): a
+/// length in `bounds` and only `[\w+=,.@-]`, ASCII.
+pub fn iam_name(name: &str, bounds: std::ops::RangeInclusive<usize>) -> bool {
+    bounds.contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

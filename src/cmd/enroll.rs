@@ -302,10 +302,7 @@ pub const ISSUER: &str = "Amazon Web Services";
 
 /// A virtual MFA device name as AWS accepts it: 1-226 of `[\w+=,.@-]`.
 pub fn check_device_name(name: &str) -> Result<()> {
-    let good = (1..=226).contains(&name.len())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c));
+    let good = crate::input::iam_name(name, crate::input::DEVICE_NAME);
     if !good {
         bail!(
             "'{name}' is not a name AWS accepts for an MFA device (1 to 226 letters, digits and _+=,.@-)"
