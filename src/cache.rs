@@ -552,7 +552,12 @@ impl SessionCache {
             serial: serial.to_owned(),
             codes,
         };
-        self.write_json(&self.spent_path(serial, "json"), &file)
+        // Lost in a power cut it costs nothing: not synced.
+        self.write_json_as(
+            &self.spent_path(serial, "json"),
+            &file,
+            crate::secret_file::replace_volatile,
+        )
     }
 
     /// The cached session of a role, if there is a readable one.
@@ -698,6 +703,16 @@ impl SessionCache {
 
     /// Writes `value` as JSON, replacing the file whole.
     fn write_json<T: Serialize>(&self, path: &Path, value: &T) -> Result<()> {
+        self.write_json_as(path, value, crate::secret_file::replace)
+    }
+
+    /// Writes `value` as JSON with `replace`.
+    fn write_json_as<T: Serialize>(
+        &self,
+        path: &Path,
+        value: &T,
+        replace: fn(&Path, &[u8]) -> io::Result<()>,
+    ) -> Result<()> {
         self.ensure_dir()?;
         let fail = |e: io::Error| -> anyhow::Error {
             Failure::new(format!(
@@ -711,7 +726,7 @@ impl SessionCache {
         let mut text =
             serde_json::to_string_pretty(value).map_err(|e| fail(io::Error::other(e)))?;
         text.push('\n');
-        crate::secret_file::replace(path, text.as_bytes()).map_err(fail)
+        replace(path, text.as_bytes()).map_err(fail)
     }
 
     /// Creates the directory with mode 0700, and tightens it when it exists.

@@ -60,22 +60,6 @@ pub fn obtain(plan: Plan) -> Result<Obtained> {
     let now = Timestamp::now();
     let policy = plan.cache;
     let wait = crate::lock::timeout()?;
-    // What each role layer's cache file is before this run waits for anyone:
-    // one that differs after the wait was stored by the run waited for.
-    let seen_roles: Vec<Option<Stamp>> = (0..plan.roles.len())
-        .map(|index| {
-            cache
-                .as_ref()
-                .and_then(|c| c.role_stamp(&role_owner(&plan, index)))
-        })
-        .collect();
-    let run = Run {
-        plan: &plan,
-        cache: &cache,
-        codes: code_records(),
-        wait,
-        seen_roles,
-    };
 
     // The requested role, cached: no request at all.
     if let (Some(top), Some(cache)) = (plan.roles.last(), &cache) {
@@ -91,6 +75,22 @@ pub fn obtain(plan: Plan) -> Result<Obtained> {
             return Ok(cached_top_role(&plan, cache, hit));
         }
     }
+    // What each role layer's cache file is before this run waits for anyone:
+    // one that differs after the wait was stored by the run waited for.
+    let seen_roles: Vec<Option<Stamp>> = (0..plan.roles.len())
+        .map(|index| {
+            cache
+                .as_ref()
+                .and_then(|c| c.role_stamp(&role_owner(&plan, index)))
+        })
+        .collect();
+    let run = Run {
+        plan: &plan,
+        cache: &cache,
+        codes: std::sync::OnceLock::new(),
+        wait,
+        seen_roles,
+    };
 
     // The bottom layer: the MFA session, or with --direct the first role
     // assumed from the long-term key with a code.
@@ -141,11 +141,17 @@ struct Run<'a> {
     plan: &'a Plan,
     cache: &'a Option<SessionCache>,
     /// Where spent codes are recorded: the cache directory, even under
-    /// `--no-cache` (the record holds no secret).
-    codes: Option<SessionCache>,
+    /// `--no-cache` (the record holds no secret). Found when a code is.
+    codes: std::sync::OnceLock<Option<SessionCache>>,
     /// How long to wait for another mfa-session that holds a lock.
     wait: std::time::Duration,
     seen_roles: Vec<Option<Stamp>>,
+}
+
+impl Run<'_> {
+    fn codes(&self) -> Option<&SessionCache> {
+        self.codes.get_or_init(code_records).as_ref()
+    }
 }
 
 /// A cached session is "fresh" for a caller that waited for its lock when it
@@ -366,8 +372,16 @@ fn look_mfa(run: &Run, seen: Option<Option<Stamp>>) -> MfaLook {
             stamp: None,
         };
     };
-    let stamp = cache.session_stamp(owner, known);
-    let fresh = seen.is_some_and(|seen| seen != stamp);
+    // The stamp is for a later look, needed only when this one misses (or
+    // is that later look): a hit costs no extra system call.
+    let stamp_now = || cache.session_stamp(owner, known);
+    let (fresh, mut stamp) = match seen {
+        Some(seen) => {
+            let now = stamp_now();
+            (seen != now, now)
+        }
+        None => (false, None),
+    };
     let least = if fresh {
         FRESH_MIN_SECONDS
     } else {
@@ -387,6 +401,9 @@ fn look_mfa(run: &Run, seen: Option<Option<Stamp>>) -> MfaLook {
             session: hit.session,
             reused: true,
         });
+    if seen.is_none() && hit.is_none() {
+        stamp = stamp_now();
+    }
     MfaLook {
         hit,
         remembered,
@@ -640,8 +657,7 @@ const PROMPT_ATTEMPTS: usize = 3;
 /// Why `code` is not sent for `serial` now, if it was sent already.
 fn refusal(run: &Run, serial: &str, code: &MfaCode) -> Option<crate::spent::Refusal> {
     let now = Timestamp::now();
-    run.codes
-        .as_ref()?
+    run.codes()?
         .spent_codes(serial)
         .iter()
         .find_map(|spent| spent.refuses(serial, code.as_str(), now))
@@ -656,7 +672,7 @@ fn spend<T>(
     code: &MfaCode,
     send: impl FnOnce() -> Result<T>,
 ) -> Result<T> {
-    let record = match &run.codes {
+    let record = match run.codes() {
         None => None,
         Some(codes) => {
             let _held = hold(Some(codes.lock_spent(serial, run.wait)))?;
@@ -673,7 +689,7 @@ fn spend<T>(
         }
     };
     let result = send();
-    if let (Err(err), Some(codes), Some(record)) = (&result, &run.codes, &record)
+    if let (Err(err), Some(codes), Some(record)) = (&result, run.codes(), &record)
         && (Failure::is(err, Tag::Unreachable) || Failure::is(err, Tag::CodeUnused))
     {
         codes.forget_spent_code(record);

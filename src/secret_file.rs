@@ -70,7 +70,7 @@ fn update_with(
         return Ok(target);
     };
     let meta = locked.metadata().map_err(|e| fail("read", e))?;
-    write_and_rename(&target, &contents, Some(&meta), before_rename)
+    write_and_rename(&target, &contents, Some(&meta), Durable::Yes, before_rename)
         .map_err(|e| fail("write", e))?;
     drop(locked);
     Ok(target)
@@ -79,7 +79,20 @@ fn update_with(
 /// Replaces `path` whole with `contents` (mode 0600), without following a
 /// link at `path`: for files in a directory this tool owns.
 pub fn replace(path: &Path, contents: &[u8]) -> io::Result<()> {
-    write_and_rename(path, contents, None, |_| Ok(()))
+    write_and_rename(path, contents, None, Durable::Yes, |_| Ok(()))
+}
+
+/// [`replace`] for a file whose loss in a power cut costs nothing (a
+/// record of spent codes): still atomic for every reader, not synced.
+pub fn replace_volatile(path: &Path, contents: &[u8]) -> io::Result<()> {
+    write_and_rename(path, contents, None, Durable::No, |_| Ok(()))
+}
+
+/// Whether a write must be on the disk before it counts.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Durable {
+    Yes,
+    No,
 }
 
 /// The file a chain of symbolic links ends at (which may not exist yet).
@@ -197,6 +210,7 @@ fn write_and_rename(
     target: &Path,
     contents: &[u8],
     keep: Option<&fs::Metadata>,
+    durable: Durable,
     before_rename: impl FnOnce(&File) -> io::Result<()>,
 ) -> io::Result<()> {
     let dir = target
@@ -220,12 +234,16 @@ fn write_and_rename(
     if let Some(meta) = keep {
         keep_mode_and_owner(temp.as_file(), meta)?;
     }
-    temp.as_file().sync_all()?;
+    if durable == Durable::Yes {
+        temp.as_file().sync_all()?;
+    }
     pause_for_tests();
     before_rename(temp.as_file())?;
     // On failure the error hands the temporary file back; dropping it deletes it.
     temp.persist(target).map_err(|e| e.error)?;
-    if let Ok(dir) = File::open(dir) {
+    if durable == Durable::Yes
+        && let Ok(dir) = File::open(dir)
+    {
         let _ = dir.sync_all();
     }
     Ok(())
