@@ -494,7 +494,9 @@ impl Aws {
                     if result.is_none()
                         && let Poll::Ready(r) = call.as_mut().poll(cx)
                     {
-                        result = Some(r);
+                        // The clocks compare when the answer came, not when
+                        // the user was done typing.
+                        result = Some((r, SystemTime::now()));
                     }
                     let Ok(mut state) = answered.lock() else {
                         return Poll::Ready(());
@@ -512,15 +514,17 @@ impl Aws {
         });
         let answer = answer.map_err(|_| Failure::new("the prompt failed"))?;
         match warm {
-            Some(Err(err)) if proves_key_bad(&err) => {
+            Some((Err(err), _)) if proves_key_bad(&err) => {
                 let what = format!(
                     "not sending the code: the key of profile '{}' was refused",
                     self.profile
                 );
                 Err(self.explain(&what, &self.sts_name, &err).into())
             }
-            Some(Ok(_)) => {
-                if let Some(skew) = skew_of(&date).filter(|s| s.abs() >= CLOCK_WARNING_SECONDS) {
+            Some((Ok(_), received)) => {
+                if let Some(skew) =
+                    skew_of(&date, received).filter(|s| s.abs() >= CLOCK_WARNING_SECONDS)
+                {
                     crate::say(&format!("warning: {}", clock_hint_for(skew)));
                 }
                 Ok(answer)
@@ -1153,8 +1157,8 @@ fn proves_key_bad<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> b
     )
 }
 
-/// Local time minus AWS's, from an answer's Date header.
-fn skew_of(date: &DateHeader) -> Option<i64> {
+/// Local time when the answer came minus AWS's, from its Date header.
+fn skew_of(date: &DateHeader, received: SystemTime) -> Option<i64> {
     let server = date
         .0
         .lock()
@@ -1162,7 +1166,7 @@ fn skew_of(date: &DateHeader) -> Option<i64> {
         .and_then(|d| d.clone())
         .and_then(|d| DateTime::from_str(&d, DateTimeFormat::HttpDate).ok())?
         .secs();
-    let local = SystemTime::now()
+    let local = received
         .duration_since(SystemTime::UNIX_EPOCH)
         .ok()?
         .as_secs() as i64;

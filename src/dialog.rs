@@ -104,6 +104,15 @@ impl Dialog {
         }
     }
 
+    fn name(&self) -> &'static str {
+        match self {
+            Dialog::Zenity(_) => "zenity",
+            Dialog::Kdialog(_) => "kdialog",
+            Dialog::Osascript => "osascript",
+            Dialog::PowerShell => "powershell",
+        }
+    }
+
     /// One answer, or None when the user cancelled.
     fn ask_once(&self, text: &str) -> Result<Option<String>> {
         let mut child = self
@@ -143,7 +152,27 @@ impl Dialog {
         let mut answer = reader.join().unwrap_or_default();
         let text = String::from_utf8_lossy(&answer).trim().to_owned();
         zeroize::Zeroize::zeroize(&mut answer);
-        Ok(status.success().then_some(text))
+        match status.code() {
+            Some(0) => Ok(Some(text)),
+            // Cancel (or Escape, or the window closed) in every dialog here.
+            Some(1) => Ok(None),
+            // zenity's --timeout.
+            Some(5) if matches!(self, Dialog::Zenity(_)) => Err(Failure::new(format!(
+                "the dialog for the MFA code was not answered within {}",
+                crate::input::format_duration(DIALOG_TIMEOUT)
+            ))
+            .into()),
+            other => Err(Failure::new(format!(
+                "the dialog for the MFA code could not be shown ({} {})",
+                self.name(),
+                match other {
+                    Some(code) => format!("exited with {code}"),
+                    None => "was ended by a signal".to_owned(),
+                }
+            ))
+            .hint("check DISPLAY (or WAYLAND_DISPLAY); or pass the code, or set mfa_process")
+            .into()),
+        }
     }
 }
 

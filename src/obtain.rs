@@ -266,15 +266,29 @@ fn usable_role(
     if policy.force && !fresh {
         return None;
     }
-    let least = if fresh {
-        FRESH_MIN_SECONDS
-    } else {
-        policy.min_remaining.as_secs() as i64
-    };
     cache
         .role(owner)
         .filter(|hit| explicit_seconds.is_none_or(|s| hit.requested_seconds == Some(s)))
-        .filter(|hit| left(hit.session.expiration, now) > least)
+        .filter(|hit| {
+            let least = if fresh {
+                FRESH_MIN_SECONDS
+            } else {
+                least_left(policy, hit.requested_seconds)
+            };
+            left(hit.session.expiration, now) > least
+        })
+}
+
+/// How much a cached session must have left to be used: `--min-remaining`,
+/// or by default 15 minutes, but at most half of what the session was asked
+/// for: a 15-minute role session would otherwise never be reused, and a
+/// credentials server would assume the role for every request.
+fn least_left(policy: CachePolicy, requested_seconds: Option<u64>) -> i64 {
+    let least = policy.min_remaining.as_secs() as i64;
+    match requested_seconds {
+        Some(asked) if !policy.min_remaining_explicit => least.min(asked as i64 / 2),
+        _ => least,
+    }
 }
 
 fn left(end: Timestamp, now: Timestamp) -> i64 {
@@ -382,11 +396,6 @@ fn look_mfa(run: &Run, seen: Option<Option<Stamp>>) -> MfaLook {
         }
         None => (false, None),
     };
-    let least = if fresh {
-        FRESH_MIN_SECONDS
-    } else {
-        plan.cache.min_remaining.as_secs() as i64
-    };
     let hit = (fresh || !plan.cache.force)
         .then(|| cache.session(owner, known))
         .flatten()
@@ -394,7 +403,14 @@ fn look_mfa(run: &Run, seen: Option<Option<Stamp>>) -> MfaLook {
         .filter(|hit| {
             !step.explicit_duration || hit.requested_seconds == Some(step.duration.as_secs())
         })
-        .filter(|hit| left(hit.session.expiration, Timestamp::now()) > least)
+        .filter(|hit| {
+            let least = if fresh {
+                FRESH_MIN_SECONDS
+            } else {
+                least_left(plan.cache, hit.requested_seconds)
+            };
+            left(hit.session.expiration, Timestamp::now()) > least
+        })
         .map(|hit| MfaLayer {
             serial: hit.serial,
             user_name: hit.user_name,

@@ -99,6 +99,9 @@ pub struct CachePolicy {
     pub enabled: bool,
     pub force: bool,
     pub min_remaining: Duration,
+    /// Whether `--min-remaining` (or its variable) chose it: the default
+    /// gives way for sessions too short to ever meet it.
+    pub min_remaining_explicit: bool,
 }
 
 /// The arguments, checked.
@@ -218,6 +221,7 @@ pub fn build(request: Request, args: &SessionArgs) -> Result<Plan> {
         enabled: !args.no_cache,
         force: args.force,
         min_remaining: request.min_remaining,
+        min_remaining_explicit: args.min_remaining.is_some(),
     };
     plan(&set, request, cache)
 }
@@ -440,6 +444,7 @@ mod tests {
             enabled: true,
             force: false,
             min_remaining: DEFAULT_MIN_REMAINING,
+            min_remaining_explicit: false,
         };
         plan(&set, request, cache)
     }

@@ -35,6 +35,12 @@ const COMPETING: [&str; 9] = [
     "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
 ];
 
+/// The shared credentials file, pointed at an empty one: botocore reads it
+/// (the `default` profile's static keys, the long-term key among them)
+/// before it asks a container endpoint.
+const CREDENTIALS_FILE: &str = "AWS_SHARED_CREDENTIALS_FILE";
+const NO_FILE: &str = if cfg!(windows) { "NUL" } else { "/dev/null" };
+
 const FULL_URI: &str = "AWS_CONTAINER_CREDENTIALS_FULL_URI";
 const TOKEN: &str = "AWS_CONTAINER_AUTHORIZATION_TOKEN";
 
@@ -93,6 +99,14 @@ pub fn run(args: &ServeArgs) -> Result<String> {
     for name in COMPETING {
         script.unset(name);
     }
+    for op in obtained.session.script(&obtained.surroundings).ops() {
+        if let Op::Set(name, value) = op
+            && crate::session::REGION_VARIABLES.contains(name)
+        {
+            script.set(name, value.clone());
+        }
+    }
+    script.set(CREDENTIALS_FILE, NO_FILE);
     script.set(FULL_URI, endpoint.url.clone());
     script.set(TOKEN, endpoint.token.clone());
     let text = script.render(shell)?;
@@ -151,14 +165,17 @@ pub fn exec(args: &ExecArgs, path: &Path) -> Result<String> {
             command.env(name, value);
         }
     }
+    command.env(CREDENTIALS_FILE, NO_FILE);
     command.env(FULL_URI, &endpoint.url);
     command.env(TOKEN, &endpoint.token);
     let mut child = command
         .spawn()
         .map_err(|e| crate::cmd::exec::cannot_run(program, &e))?;
     // Ctrl-C is the command's to handle: it may still need credentials to
-    // clean up. This process ends when the command does.
+    // clean up; SIGTERM and SIGHUP are passed on to it. This process ends
+    // when the command does.
     ignore_interrupts();
+    forward_terminations(child.id());
     std::thread::spawn(move || {
         let code = match child.wait() {
             Ok(status) => exit_code(status),
@@ -191,3 +208,32 @@ fn ignore_interrupts() {
 
 #[cfg(not(unix))]
 fn ignore_interrupts() {}
+
+/// The command's pid, for the signal handler.
+#[cfg(unix)]
+static CHILD: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+#[cfg(unix)]
+fn forward_terminations(pid: u32) {
+    extern "C" fn forward(signal: libc::c_int) {
+        let pid = CHILD.load(std::sync::atomic::Ordering::Relaxed);
+        if pid > 0 {
+            // SAFETY: kill is async-signal-safe.
+            unsafe {
+                libc::kill(pid, signal);
+            }
+        }
+    }
+    CHILD.store(
+        i32::try_from(pid).unwrap_or(0),
+        std::sync::atomic::Ordering::Relaxed,
+    );
+    // SAFETY: the handler only reads an atomic and calls kill.
+    unsafe {
+        libc::signal(libc::SIGTERM, forward as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGHUP, forward as *const () as libc::sighandler_t);
+    }
+}
+
+#[cfg(not(unix))]
+fn forward_terminations(_pid: u32) {}
