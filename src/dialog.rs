@@ -119,9 +119,10 @@ impl Dialog {
             .command(text)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            // GTK's warnings are not the user's business; the answer is
-            // never on stderr.
-            .stderr(Stdio::null())
+            // Read only to tell a display that cannot be opened from a
+            // cancel (both exit 1); never shown, and the answer is never
+            // on it.
+            .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| {
                 Failure::new(format!(
@@ -134,6 +135,12 @@ impl Dialog {
             let mut answer = Vec::new();
             let _ = (&mut stdout).take(4096).read_to_end(&mut answer);
             answer
+        });
+        let mut stderr = child.stderr.take().expect("piped");
+        let complaints = std::thread::spawn(move || {
+            let mut text = Vec::new();
+            let _ = (&mut stderr).take(64 * 1024).read_to_end(&mut text);
+            String::from_utf8_lossy(&text).to_lowercase()
         });
         let deadline = Instant::now() + DIALOG_TIMEOUT + Duration::from_secs(5);
         let status = loop {
@@ -152,8 +159,18 @@ impl Dialog {
         let mut answer = reader.join().unwrap_or_default();
         let text = String::from_utf8_lossy(&answer).trim().to_owned();
         zeroize::Zeroize::zeroize(&mut answer);
+        let complaints = complaints.join().unwrap_or_default();
+        let no_display = complaints.contains("cannot open display")
+            || complaints.contains("failed to open display")
+            || complaints.contains("could not connect to display");
         match status.code() {
             Some(0) => Ok(Some(text)),
+            Some(1) if no_display => Err(Failure::new(format!(
+                "the dialog for the MFA code could not be shown ({} cannot open the display)",
+                self.name()
+            ))
+            .hint("check DISPLAY (or WAYLAND_DISPLAY); or pass the code, or set mfa_process")
+            .into()),
             // Cancel (or Escape, or the window closed) in every dialog here.
             Some(1) => Ok(None),
             // zenity's --timeout.

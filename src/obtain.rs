@@ -777,3 +777,25 @@ pub fn announce(obtained: &Obtained) {
     };
     crate::say(&line);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_reuse_limit_gives_way_for_short_sessions() {
+        let policy = |explicit| CachePolicy {
+            enabled: true,
+            force: false,
+            min_remaining: crate::plan::DEFAULT_MIN_REMAINING,
+            min_remaining_explicit: explicit,
+        };
+        // A 15-minute role session is reused while half of it is left...
+        assert_eq!(least_left(policy(false), Some(900)), 450);
+        // ...an hour's by the 15 minutes, as before...
+        assert_eq!(least_left(policy(false), Some(3600)), 900);
+        assert_eq!(least_left(policy(false), None), 900);
+        // ...and an explicit --min-remaining is kept as it is.
+        assert_eq!(least_left(policy(true), Some(900)), 900);
+    }
+}

@@ -139,6 +139,20 @@ fn credential_process_with_no_terminal_asks_in_a_dialog() {
     assert_eq!(run.stdout, "");
     run.stderr_has("interrupted");
 
+    // A display that is not there: said as such, not taken for a cancel.
+    let mut gone = dialog_sandbox(moto, &user, &display);
+    gone.set("DISPLAY", ":199");
+    gone.run(&[
+        "credential-process",
+        "--profile",
+        "work",
+        "--force",
+        "--prompt",
+        "dialog",
+    ])
+    .failure(1)
+    .stderr_has("the dialog for the MFA code could not be shown (zenity cannot open the display)");
+
     // --prompt none asks nowhere; --prompt terminal insists on a terminal.
     sandbox
         .run(&[

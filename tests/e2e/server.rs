@@ -60,6 +60,13 @@ fn exec_server_renews_the_role_for_real_clients() {
             user.serials[0]
         ),
     );
+    // A [default] key in the credentials file: botocore would take it
+    // before the endpoint, were the child given that file.
+    let mut credentials = std::fs::read_to_string(sandbox.path(".aws/credentials")).unwrap();
+    credentials.push_str(
+        "[default]\naws_access_key_id = AKIADEFAULTDEFAULT01\naws_secret_access_key = d\n",
+    );
+    sandbox.write(".aws/credentials", &credentials);
     sandbox.write("child.py", CHILD);
     let report = sandbox.path("report.json");
     let assumed = || {
@@ -212,4 +219,39 @@ fn serve_prints_the_variables_and_never_a_key() {
     }
     child.kill().unwrap();
     let _ = child.wait();
+}
+
+#[test]
+fn sigterm_reaches_the_command_and_its_status_comes_back() {
+    let moto = need!(moto());
+    let user = moto.user(1);
+    let sandbox = Sandbox::with_user(moto, &user, "work");
+    sandbox.write(
+        ".aws/config",
+        &format!("[profile work]\nmfa_serial = {}\n", user.serials[0]),
+    );
+    let seen = sandbox.path("got-term");
+    let script = format!(
+        "trap 'echo term > {}; exit 3' TERM; echo ready; while :; do sleep 0.1; done",
+        seen.display()
+    );
+    let mut child = sandbox
+        .command(&[
+            "exec", "--server", "864209", "work", "--", "sh", "-c", &script,
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut buf = [0u8; 6];
+    std::io::Read::read_exact(&mut stdout, &mut buf).unwrap();
+    assert_eq!(&buf, b"ready\n");
+    // SAFETY: signals our own child.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(3), "the command's own status");
+    assert_eq!(std::fs::read_to_string(&seen).unwrap(), "term\n");
 }
