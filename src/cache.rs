@@ -658,13 +658,17 @@ impl SessionCache {
         Ok(removed)
     }
 
-    /// For `forget --all`: the records of spent codes, the lock files no
-    /// run holds, and temporary files killed runs left. Returns how many
-    /// files went.
+    /// For `forget --all`: the records of spent codes AWS would no longer
+    /// take anyway (a younger one still keeps its code from being sent
+    /// again), the lock files no run holds, and temporary files killed runs
+    /// left. Returns how many files went.
     pub fn sweep(&self) -> usize {
         let mut removed = 0;
+        let step = crate::spent::step_of(Timestamp::now().as_second());
         for path in self.files_ending("code-", ".json") {
-            if fs::remove_file(path).is_ok() {
+            let young = read_json::<SpentFile>(&path)
+                .is_ok_and(|file| file.codes.iter().any(|c| c.step + 2 > step));
+            if !young && fs::remove_file(path).is_ok() {
                 removed += 1;
             }
         }
@@ -1151,10 +1155,21 @@ mod tests {
                 .lock_role(&role_owner_fixture(), Duration::from_secs(1))
                 .unwrap(),
         );
-        // The held lock stays; the free one, the record go.
-        assert_eq!(cache.sweep(), 2);
+        // The held lock stays, and the record of a code AWS may still take;
+        // the free lock goes.
+        assert_eq!(cache.sweep(), 1);
         assert!(held.path.exists());
-        assert_eq!(cache.spent_codes("arn:aws:iam::1:mfa/a"), vec![]);
+        assert_eq!(cache.spent_codes("arn:aws:iam::1:mfa/a").len(), 1);
+        // A record of codes long past goes too.
+        let old = SpentCode::new(
+            "arn:aws:iam::1:mfa/c",
+            "222222",
+            Timestamp::now() - jiff::SignedDuration::from_secs(120),
+        );
+        cache.store_spent_code(&old).unwrap();
+        drop(held);
+        assert_eq!(cache.sweep(), 2);
+        assert_eq!(cache.spent_codes("arn:aws:iam::1:mfa/c"), vec![]);
     }
 
     fn role_owner_fixture() -> RoleOwner {

