@@ -139,16 +139,7 @@ pub fn try_acquire(path: &Path) -> Option<File> {
 }
 
 fn open(path: &Path) -> io::Result<File> {
-    let mut options = fs::OpenOptions::new();
-    options.read(true).write(true).create(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
-    }
-    options.open(path)
+    crate::secret_file::open_or_create(path)
 }
 
 fn open_existing(path: &Path) -> io::Result<File> {

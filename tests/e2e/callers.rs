@@ -4,7 +4,7 @@
 //! the processes really race.
 
 use std::collections::HashSet;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::Stdio;
@@ -75,21 +75,9 @@ fn relay(
             return;
         }
     }
-    let Ok(mut server) = TcpStream::connect(upstream) else {
-        return;
-    };
-    let mut forwarded: String = head
-        .trim_end()
-        .lines()
-        .filter(|l| !l.to_ascii_lowercase().starts_with("connection:"))
-        .map(|l| format!("{l}\r\n"))
-        .collect();
-    forwarded.push_str("Connection: close\r\n\r\n");
-    let _ = server.write_all(forwarded.as_bytes());
-    let _ = server.write_all(body.as_bytes());
-    let mut answer = Vec::new();
-    let _ = server.read_to_end(&mut answer);
-    let _ = client.write_all(&answer);
+    if let Some(answer) = forward(upstream, &head, &body) {
+        let _ = client.write_all(&answer);
+    }
 }
 
 /// A sandbox whose endpoint is a new proxy in front of moto.

@@ -3,7 +3,7 @@
 //! the user types. Counted at a front of the test's own that keeps
 //! connections alive as AWS does (moto closes each one), in front of moto.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 
@@ -52,30 +52,13 @@ impl Front {
 fn serve(mut client: TcpStream, upstream: &str, seen: &Mutex<Vec<String>>) {
     while let Some((head, body, request)) = read_request(&mut client) {
         seen.lock().unwrap().push(request.action().to_owned());
-        let Ok(mut server) = TcpStream::connect(upstream) else {
+        let Some(answer) = forward(upstream, &head, &body) else {
             return;
         };
-        let mut forwarded: String = head
-            .trim_end()
-            .lines()
-            .filter(|l| !l.to_ascii_lowercase().starts_with("connection:"))
-            .map(|l| format!("{l}\r\n"))
-            .collect();
-        forwarded.push_str("Connection: close\r\n\r\n");
-        let _ = server.write_all(forwarded.as_bytes());
-        let _ = server.write_all(body.as_bytes());
-        let mut answer = Vec::new();
-        let _ = server.read_to_end(&mut answer);
         let Some(split) = answer.windows(4).position(|w| w == b"\r\n\r\n") else {
             return;
         };
-        let head = String::from_utf8_lossy(&answer[..split]);
-        let mut kept: String = head
-            .lines()
-            .filter(|l| !l.to_ascii_lowercase().starts_with("connection:"))
-            .map(|l| format!("{l}\r\n"))
-            .collect();
-        kept.push_str("Connection: keep-alive\r\n\r\n");
+        let kept = with_connection(&String::from_utf8_lossy(&answer[..split]), "keep-alive");
         if client.write_all(kept.as_bytes()).is_err()
             || client.write_all(&answer[split + 4..]).is_err()
         {

@@ -212,3 +212,28 @@ pub const FAKE_SECRETS: [&str; 4] = [
     FAKE_SESSION_TOKEN,
     "864209",
 ];
+
+/// `head` with its `Connection` header replaced by `connection`.
+pub fn with_connection(head: &str, connection: &str) -> String {
+    let mut out: String = head
+        .trim_end()
+        .lines()
+        .filter(|l| !l.to_ascii_lowercase().starts_with("connection:"))
+        .map(|l| format!("{l}\r\n"))
+        .collect();
+    out.push_str(&format!("Connection: {connection}\r\n\r\n"));
+    out
+}
+
+/// Sends one request to `upstream` on a connection of its own and returns
+/// the whole answer (moto closes each connection after one answer).
+pub fn forward(upstream: &str, head: &str, body: &str) -> Option<Vec<u8>> {
+    let mut server = TcpStream::connect(upstream).ok()?;
+    server
+        .write_all(with_connection(head, "close").as_bytes())
+        .ok()?;
+    server.write_all(body.as_bytes()).ok()?;
+    let mut answer = Vec::new();
+    server.read_to_end(&mut answer).ok()?;
+    Some(answer)
+}
