@@ -180,18 +180,37 @@ pub struct CredentialProcessArgs {
     pub print: bool,
 }
 
+/// CODE and PROFILE, in either order: for `exec`, `serve` and `rotate`.
+#[derive(Debug, Args)]
+pub struct CodeAndProfile {
+    /// The 6-digit MFA code, if one is needed; asked for when left out
+    #[arg(value_name = "CODE")]
+    pub first: Option<String>,
+
+    /// The profile: an IAM user's long-term key, or a role profile (for
+    /// `rotate`, the one with the key)
+    #[arg(value_name = "PROFILE")]
+    pub second: Option<String>,
+}
+
+impl CodeAndProfile {
+    /// The positionals as given, for the request to sort.
+    pub fn positionals(&self) -> Vec<String> {
+        [&self.first, &self.second]
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect()
+    }
+}
+
 #[derive(Debug, Args)]
 #[command(
     after_help = "Example:\n  mfa-session exec work -- aws s3 ls\n  mfa-session exec 123456 work -- terraform plan"
 )]
 pub struct ExecArgs {
-    /// The 6-digit MFA code; asked for on the terminal when needed
-    #[arg(value_name = "CODE")]
-    pub first: Option<String>,
-
-    /// The profile holding the IAM user's long-term key
-    #[arg(value_name = "PROFILE")]
-    pub second: Option<String>,
+    #[command(flatten)]
+    pub target: CodeAndProfile,
 
     #[command(flatten)]
     pub session: SessionArgs,
@@ -210,13 +229,8 @@ pub struct ExecArgs {
 #[derive(Debug, Args)]
 #[command(after_help = "Example:\n  mfa-session rotate work\n  mfa-session rotate 123456 work")]
 pub struct RotateArgs {
-    /// The 6-digit MFA code, if the MFA session is not cached
-    #[arg(value_name = "CODE")]
-    pub first: Option<String>,
-
-    /// The profile with the IAM user's long-term key
-    #[arg(value_name = "PROFILE")]
-    pub second: Option<String>,
+    #[command(flatten)]
+    pub target: CodeAndProfile,
 
     /// When the user has a second access key that is inactive, delete it
     /// first (AWS allows two keys)
@@ -229,16 +243,11 @@ pub struct RotateArgs {
 
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Example:\n  mfa-session serve prod    # prints the two variables to set, then serves"
+    after_help = "Example:\n  mfa-session serve prod > prod.env    # the variables to source elsewhere, then serves"
 )]
 pub struct ServeArgs {
-    /// The 6-digit MFA code; asked for on the terminal when needed
-    #[arg(value_name = "CODE")]
-    pub first: Option<String>,
-
-    /// The profile
-    #[arg(value_name = "PROFILE")]
-    pub second: Option<String>,
+    #[command(flatten)]
+    pub target: CodeAndProfile,
 
     #[command(flatten)]
     pub session: SessionArgs,

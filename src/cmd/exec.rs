@@ -30,10 +30,7 @@ pub fn run(args: &ExecArgs) -> Result<String> {
     if args.server {
         return super::serve::exec(args, &path);
     }
-    let obtained = super::obtain(
-        &super::positionals(&args.first, &args.second),
-        &args.session,
-    )?;
+    let obtained = super::obtain(&args.target.positionals(), &args.session)?;
     if !args.session.quiet {
         announce(&obtained);
     }

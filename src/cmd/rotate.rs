@@ -23,7 +23,7 @@ use crate::profile::syntax::FileKind;
 const DEFAULT_WAIT: Duration = Duration::from_secs(60);
 
 pub fn run(args: &RotateArgs) -> Result<String> {
-    let positionals = super::positionals(&args.first, &args.second);
+    let positionals = args.target.positionals();
     let request = crate::plan::request(&positionals, &args.session)?;
     let plan = crate::plan::build(request, &args.session)?;
     let root = plan.chain.root.name.clone();

@@ -90,10 +90,7 @@ pub fn run(args: &ServeArgs) -> Result<String> {
         Some(shell) => shell,
         None => Shell::default_for_platform()?,
     };
-    let (source, obtained) = Source::start(
-        &super::positionals(&args.first, &args.second),
-        &args.session,
-    )?;
+    let (source, obtained) = Source::start(&args.target.positionals(), &args.session)?;
     let endpoint = Endpoint::open()?;
     let mut script = Script::new();
     for name in COMPETING {
@@ -139,10 +136,7 @@ pub fn run(args: &ServeArgs) -> Result<String> {
 /// process serves until the command ends and exits with its status.
 pub fn exec(args: &ExecArgs, path: &Path) -> Result<String> {
     let program = &args.command[0];
-    let (source, obtained) = Source::start(
-        &super::positionals(&args.first, &args.second),
-        &args.session,
-    )?;
+    let (source, obtained) = Source::start(&args.target.positionals(), &args.session)?;
     if !args.session.quiet {
         announce(&obtained);
     }

@@ -268,12 +268,7 @@ fn a_caller_gives_up_waiting_after_the_bound() {
         ),
     );
     sandbox.set("MFA_SESSION_LOCK_TIMEOUT", "1");
-    let first = sandbox
-        .command(&["credential-process", "--profile", "work"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let first = sandbox.spawn(&["credential-process", "--profile", "work"]);
     std::thread::sleep(Duration::from_millis(500));
     let started = Instant::now();
     let second = sandbox.run(&["credential-process", "--profile", "work"]);

@@ -68,7 +68,7 @@ fn the_cmd_function_applies_only_a_successful_session() {
         ),
     )
     .unwrap();
-    let wrapper = Command::new(BIN)
+    let wrapper = Command::new(&*BIN)
         .args(["init", "cmd"])
         .output()
         .unwrap()

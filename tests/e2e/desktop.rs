@@ -106,12 +106,7 @@ fn credential_process_with_no_terminal_asks_in_a_dialog() {
     let user = moto.user(1);
     let sandbox = dialog_sandbox(moto, &user, &display);
     // No terminal: the sandbox's runs are in a session of their own.
-    let child = sandbox
-        .command(&["credential-process", "--profile", "work"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = sandbox.spawn(&["credential-process", "--profile", "work"]);
     // Not a code: asked again. Then the code.
     display.answer("12ab", "Return");
     display.answer("864209", "Return");
@@ -127,12 +122,7 @@ fn credential_process_with_no_terminal_asks_in_a_dialog() {
     assert_eq!(sent, ["864209"], "the typed code was sent, once");
 
     // Cancel: exit 130, nothing on stdout, no request.
-    let child = sandbox
-        .command(&["credential-process", "--profile", "work", "--force"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = sandbox.spawn(&["credential-process", "--profile", "work", "--force"]);
     display.answer("", "Escape");
     let run = Run::from(child.wait_with_output().unwrap());
     assert_eq!(run.code, Some(130), "{run:#?}");

@@ -14,7 +14,7 @@ fn opened(sandbox: &Sandbox, certs: &std::path::Path, args: &[&str]) -> Vec<Stri
     let mut cmd = Command::new(strace);
     cmd.args(["-f", "-e", "trace=openat,open", "-o"])
         .arg(&trace)
-        .arg(BIN)
+        .arg(&*BIN)
         .args(args)
         .env_clear()
         .env("SSL_CERT_FILE", certs.join("bundle.pem"))

@@ -427,6 +427,14 @@ fn the_drawn_code_holds_the_seed_aws_sent() {
         stderr.contains("the secret and the QR code were removed from the screen"),
         "{stderr}"
     );
+    // Drawn on the alternate screen: neither the secret nor the picture is
+    // left on the terminal or in its scrollback.
+    let left = terminal.history();
+    assert!(!left.contains("secret:  JBSW Y3DP"), "{left}");
+    assert!(
+        !left.contains("Add this device to your authenticator app"),
+        "{left}"
+    );
     assert_eq!(
         endpoint.actions(),
         [

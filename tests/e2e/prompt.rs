@@ -34,7 +34,7 @@ impl Terminal {
             line.push_str(&format!(" {k}={}", quote(v)));
         }
         line.push(' ');
-        line.push_str(&quote(BIN));
+        line.push_str(&quote(&BIN));
         for arg in args {
             line.push(' ');
             line.push_str(&quote(arg));
@@ -63,6 +63,15 @@ impl Terminal {
             .expect("start tmux");
         assert!(status.success());
         Terminal { socket, dir }
+    }
+
+    /// The screen and all of its scrollback.
+    pub fn history(&self) -> String {
+        let out = Command::new("tmux")
+            .args(["-L", &self.socket, "capture-pane", "-p", "-S", "-"])
+            .output()
+            .expect("capture-pane");
+        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     pub fn screen(&self) -> String {

@@ -1,8 +1,6 @@
 //! The credentials endpoint, end to end against moto, with real clients:
 //! boto3 and the AWS CLI inside `exec --server`.
 
-use std::process::Stdio;
-
 use crate::need;
 use crate::support::*;
 
@@ -156,12 +154,7 @@ fn serve_prints_the_variables_and_never_a_key() {
         ".aws/config",
         &format!("[profile work]\nmfa_serial = {}\n", user.serials[0]),
     );
-    let mut child = sandbox
-        .command(&["serve", "864209", "work"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = sandbox.spawn(&["serve", "864209", "work"]);
     let mut stdout = child.stdout.take().unwrap();
     let mut text = String::new();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
@@ -235,14 +228,9 @@ fn sigterm_reaches_the_command_and_its_status_comes_back() {
         "trap 'echo term > {}; exit 3' TERM; echo ready; while :; do sleep 0.1; done",
         seen.display()
     );
-    let mut child = sandbox
-        .command(&[
-            "exec", "--server", "864209", "work", "--", "sh", "-c", &script,
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = sandbox.spawn(&[
+        "exec", "--server", "864209", "work", "--", "sh", "-c", &script,
+    ]);
     let mut stdout = child.stdout.take().unwrap();
     let mut buf = [0u8; 6];
     std::io::Read::read_exact(&mut stdout, &mut buf).unwrap();

@@ -265,7 +265,7 @@ fn credential_process_serves_a_real_client() {
     sandbox.write(
         ".aws/config",
         &format!(
-            "[profile work]\ncredential_process = {BIN} credential-process --profile work-long-term\nregion = us-east-1\n"
+            "[profile work]\ncredential_process = {} credential-process --profile work-long-term\nregion = us-east-1\n", *BIN
         ),
     );
     // No cached session and no terminal: a clean failure the CLI reports.

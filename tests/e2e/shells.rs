@@ -321,7 +321,7 @@ printf 'qV: status=%s\n' $status
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stdout.ends_with("qh: status=0\nqV: status=0\n"), "{stdout}");
-    let help = Command::new(BIN).arg("-h").output().unwrap().stdout;
+    let help = Command::new(&*BIN).arg("-h").output().unwrap().stdout;
     let version = format!("mfa-session {}\n", env!("CARGO_PKG_VERSION"));
     assert!(
         stderr.ends_with(&format!("{}{version}", String::from_utf8_lossy(&help))),

@@ -615,7 +615,7 @@ fn the_fish_function_reports_a_script_that_fails() {
     need!(tool("fish"));
     let dir = tempfile::tempdir().unwrap();
     let stand_in = dir.path().join("mfa-session");
-    let wrapper = Command::new(BIN)
+    let wrapper = Command::new(&*BIN)
         .args(["init", "fish"])
         .output()
         .unwrap()

@@ -28,14 +28,20 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_mfa-session");
+/// The binary under test: this build's, or `MFA_SESSION_TEST_BIN` (to run
+/// these tests against another build, such as the one before a fix, and see
+/// them fail).
+pub static BIN: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    std::env::var("MFA_SESSION_TEST_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_mfa-session").to_owned())
+});
 
 /// Every variable the tool sets, in output order.
 pub const VARS: [&str; 5] = [

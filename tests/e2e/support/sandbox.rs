@@ -57,7 +57,7 @@ impl Sandbox {
     /// The binary with only the sandbox's environment, detached from any
     /// controlling terminal (so "no terminal" is the same everywhere).
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(BIN);
+        let mut cmd = Command::new(&*BIN);
         cmd.args(args).env_clear().current_dir(self.dir.path());
         for (k, v) in &self.env {
             cmd.env(k, v);
@@ -77,18 +77,18 @@ impl Sandbox {
         Run::from(self.command(args).output().expect("run mfa-session"))
     }
 
+    /// The binary started with `args`, its stdout and stderr piped.
+    pub fn spawn(&self, args: &[&str]) -> Child {
+        self.command(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run mfa-session")
+    }
+
     /// Every run started at once, then all waited for; in order.
     pub fn run_at_once(&self, runs: &[Vec<&str>]) -> Vec<Run> {
-        let children: Vec<_> = runs
-            .iter()
-            .map(|args| {
-                self.command(args)
-                    .stdout(Stdio::piped())
-                    .stderr(Stdio::piped())
-                    .spawn()
-                    .expect("run mfa-session")
-            })
-            .collect();
+        let children: Vec<_> = runs.iter().map(|args| self.spawn(args)).collect();
         children
             .into_iter()
             .map(|c| Run::from(c.wait_with_output().expect("wait for mfa-session")))
@@ -118,7 +118,7 @@ impl Sandbox {
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
-        let bin_dir = Path::new(BIN).parent().unwrap();
+        let bin_dir = Path::new(&*BIN).parent().unwrap();
         let path = format!(
             "{}:{}",
             bin_dir.display(),
