@@ -409,11 +409,7 @@ fn runs_killed_while_writing_leave_no_copy_of_a_secret_file() {
 fn a_cache_entry_no_aws_session_could_be_is_refused_with_a_warning() {
     let moto = need!(moto());
     let user = moto.user(1);
-    let sandbox = Sandbox::with_user(moto, &user, "work");
-    sandbox.write(
-        ".aws/config",
-        &format!("[profile work]\nmfa_serial = {}\n", user.serials[0]),
-    );
+    let sandbox = Sandbox::with_device(moto, &user, "work");
     sandbox.run(&["123456", "work"]).success();
     let file = sandbox.cache_files("session-").remove(0);
     for (bad, says, code) in [

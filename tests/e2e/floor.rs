@@ -37,11 +37,7 @@ fn the_trust_store_is_read_only_for_tls_and_once() {
     let moto = need!(moto());
     need!(tool("strace"));
     let user = moto.user(1);
-    let mut sandbox = Sandbox::with_user(moto, &user, "work");
-    sandbox.write(
-        ".aws/config",
-        &format!("[profile work]\nmfa_serial = {}\n", user.serials[0]),
-    );
+    let mut sandbox = Sandbox::with_device(moto, &user, "work");
     // A trust store the test can recognise: a bundle and a directory.
     let certs = sandbox.path("certs");
     std::fs::create_dir_all(&certs).unwrap();

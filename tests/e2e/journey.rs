@@ -114,11 +114,7 @@ fn marks(checks: &[serde_json::Value]) -> Vec<(String, String)> {
 fn doctor_checks_everything_but_sends_no_code() {
     let moto = need!(moto());
     let user = moto.user(1);
-    let mut sandbox = Sandbox::with_user(moto, &user, "work");
-    sandbox.write(
-        ".aws/config",
-        &format!("[profile work]\nmfa_serial = {}\n", user.serials[0]),
-    );
+    let mut sandbox = Sandbox::with_device(moto, &user, "work");
     let (run, checks) = doctor(&sandbox, &["work"]);
     assert_eq!(run.code, Some(0), "{run:?}");
     let expected: Vec<(String, String)> = [

@@ -177,11 +177,7 @@ fn ctrl_c_at_the_code_prompt_exits_130_with_nothing_printed() {
     let moto = need!(moto());
     need!(tool("tmux"));
     let user = moto.user(1);
-    let sandbox = Sandbox::with_user(moto, &user, "work");
-    sandbox.write(
-        ".aws/config",
-        &format!("[profile work]\nmfa_serial = {}\n", user.serials[0]),
-    );
+    let sandbox = Sandbox::with_device(moto, &user, "work");
     let term = Terminal::start(&sandbox, &["work"]);
     term.wait_for_screen("MFA code for");
     term.keys(&["123", "C-c"]);

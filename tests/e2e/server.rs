@@ -149,11 +149,7 @@ fn exec_server_renews_the_role_for_real_clients() {
 fn serve_prints_the_variables_and_never_a_key() {
     let moto = need!(moto());
     let user = moto.user(1);
-    let sandbox = Sandbox::with_user(moto, &user, "work");
-    sandbox.write(
-        ".aws/config",
-        &format!("[profile work]\nmfa_serial = {}\n", user.serials[0]),
-    );
+    let sandbox = Sandbox::with_device(moto, &user, "work");
     let mut child = sandbox.spawn(&["serve", "864209", "work"]);
     let mut stdout = child.stdout.take().unwrap();
     let mut text = String::new();
@@ -218,11 +214,7 @@ fn serve_prints_the_variables_and_never_a_key() {
 fn sigterm_reaches_the_command_and_its_status_comes_back() {
     let moto = need!(moto());
     let user = moto.user(1);
-    let sandbox = Sandbox::with_user(moto, &user, "work");
-    sandbox.write(
-        ".aws/config",
-        &format!("[profile work]\nmfa_serial = {}\n", user.serials[0]),
-    );
+    let sandbox = Sandbox::with_device(moto, &user, "work");
     let seen = sandbox.path("got-term");
     let script = format!(
         "trap 'echo term > {}; exit 3' TERM; echo ready; while :; do sleep 0.1; done",

@@ -132,11 +132,7 @@ fn cache_files_are_private() {
 fn twenty_runs_at_once_leave_a_valid_cache() {
     let moto = need!(moto());
     let user = moto.user(1);
-    let sandbox = Sandbox::with_user(moto, &user, "work");
-    sandbox.write(
-        ".aws/config",
-        &format!("[profile work]\nmfa_serial = {}\n", user.serials[0]),
-    );
+    let sandbox = Sandbox::with_device(moto, &user, "work");
     // Each with its own code: one that started after another stored its
     // session gets a new one, and a code is sent once.
     let codes: Vec<String> = (0..20).map(|i| format!("{}", 100000 + i)).collect();

@@ -39,6 +39,17 @@ impl Sandbox {
         sandbox
     }
 
+    /// [`Sandbox::with_user`], with the user's first device as the
+    /// profile's `mfa_serial` (so no device is listed).
+    pub fn with_device(moto: &Moto, user: &User, profile: &str) -> Sandbox {
+        let sandbox = Sandbox::with_user(moto, user, profile);
+        sandbox.write(
+            ".aws/config",
+            &format!("[profile {profile}]\nmfa_serial = {}\n", user.serials[0]),
+        );
+        sandbox
+    }
+
     pub fn path(&self, relative: &str) -> PathBuf {
         self.dir.path().join(relative)
     }
