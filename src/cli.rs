@@ -72,6 +72,9 @@ pub enum Command {
     /// Replace the profile's long-term access key with a new one, using its
     /// MFA session: create, store, check, then delete the old one
     Rotate(RotateArgs),
+    /// Move the profile's long-term key into the operating system's keyring
+    /// (macOS Keychain, Windows Credential Manager, Secret Service), or back
+    Keys(KeysArgs),
     /// Serve the session on a loopback credentials endpoint (the ECS
     /// container format every SDK reads) until interrupted, refreshing role
     /// sessions from the cached MFA session
@@ -224,6 +227,35 @@ pub struct ExecArgs {
     /// The command to run, after `--`
     #[arg(last = true, required = true, value_name = "COMMAND")]
     pub command: Vec<std::ffi::OsString>,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  mfa-session keys import work   # the key leaves ~/.aws/credentials\n  mfa-session keys export work   # and comes back"
+)]
+pub struct KeysArgs {
+    #[command(subcommand)]
+    pub action: KeysAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysAction {
+    /// Move the key pair from the profile files into the keyring and mark
+    /// the profile with `mfa_session_key = keyring` in the config file
+    Import {
+        /// The profile with the IAM user's long-term key [default:
+        /// $AWS_DEFAULT_PROFILE or $AWS_PROFILE, else "default"]
+        #[arg(value_name = "PROFILE")]
+        profile: Option<String>,
+    },
+    /// Move the key pair from the keyring back into the credentials file and
+    /// remove the mark
+    Export {
+        /// The profile whose key is in the keyring [default:
+        /// $AWS_DEFAULT_PROFILE or $AWS_PROFILE, else "default"]
+        #[arg(value_name = "PROFILE")]
+        profile: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -27,6 +27,23 @@ pub fn set_value(path: &Path, profile: &str, key: &str, value: &str) -> Result<P
     })
 }
 
+/// Removes `key` from profile `profile` in `path`, a config or credentials
+/// file as `kind` says; returns the real file's path.
+pub fn remove_value(path: &Path, kind: FileKind, profile: &str, key: &str) -> Result<PathBuf> {
+    crate::secret_file::update(path, |text| {
+        crate::credentials_file::without_properties(text.unwrap_or(""), kind, profile, &[key])
+            .map(|text| Some(text.into_bytes()))
+            .map_err(|reason| {
+                Failure::new(format!(
+                    "will not take {key} out of profile '{profile}' in {}: {reason}",
+                    path.display()
+                ))
+                .hint(format!("remove the line '{key} = ...' yourself"))
+                .into()
+            })
+    })
+}
+
 /// `text` with `key = value` in the profile's config section: replaced
 /// where it is, else put right after the header, else a new section at the
 /// end. Pure, so that it can be tested byte for byte.

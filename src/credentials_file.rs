@@ -257,6 +257,116 @@ pub fn with_key(
     Ok(out)
 }
 
+/// Removes the key pair of `profile` from `path` (`keys import`), refused
+/// when the file no longer holds `id` there. Every other byte stays.
+pub fn remove_key(
+    path: &std::path::Path,
+    kind: FileKind,
+    profile: &str,
+    id: &str,
+) -> Result<PathBuf> {
+    crate::secret_file::update(path, |text| {
+        let text = text.unwrap_or("");
+        let holds = syntax::parse(split_bom(text).1, kind)
+            .ok()
+            .and_then(|d| {
+                target_section(&d, profile).map(|s| {
+                    s.properties
+                        .iter()
+                        .any(|p| p.key == "aws_access_key_id" && p.value == id)
+                })
+            })
+            .unwrap_or(false);
+        let out = if holds {
+            without_properties(text, kind, profile, &KEY_PAIR)
+        } else {
+            Err(format!("it no longer holds {id} in profile '{profile}'"))
+        };
+        out.map(|text| Some(text.into_bytes())).map_err(|reason| {
+            Failure::new(format!(
+                "will not take the key of profile '{profile}' out of {}: {reason}",
+                path.display()
+            ))
+            .into()
+        })
+    })
+}
+
+const KEY_PAIR: [&str; 2] = ["aws_access_key_id", "aws_secret_access_key"];
+
+/// The section of `profile` that the reader uses: `[profile NAME]` over
+/// `[NAME]` (the config file's `default`).
+fn target_section<'d>(document: &'d syntax::Document<'_>, profile: &'d str) -> Option<&'d Section> {
+    let sections: Vec<&Section> = document.profile_sections(profile).collect();
+    sections
+        .iter()
+        .find(|s| matches!(s.header, syntax::Header::Profile { prefixed: true, .. }))
+        .or(sections.first())
+        .copied()
+}
+
+/// `text` without the lines of `keys` (and their continuation lines) in the
+/// section of `profile`, and without the section when nothing is left in it;
+/// everything else byte for byte.
+pub fn without_properties(
+    text: &str,
+    kind: FileKind,
+    profile: &str,
+    keys: &[&str],
+) -> Result<String, String> {
+    let (bom, text) = split_bom(text);
+    let document = syntax::parse_for_edit(text, kind, profile)?;
+    let target = target_section(&document, profile).ok_or("the profile is not there")?;
+    let mut dropped: Vec<usize> = target
+        .properties
+        .iter()
+        .filter(|p| keys.contains(&p.key.as_str()))
+        .flat_map(|p| p.line..=p.last)
+        .collect();
+    // A section left with nothing in it goes too, header and blank lines.
+    let left_empty = (target.line + 1..target.end)
+        .filter(|i| !dropped.contains(i))
+        .all(|i| document.lines[i].text.trim().is_empty());
+    if left_empty {
+        dropped.extend(target.line..target.end);
+    }
+    let mut out = String::with_capacity(text.len());
+    out.push_str(bom);
+    for (i, line) in document.lines.iter().enumerate() {
+        if !dropped.contains(&i) {
+            out.push_str(&whole(*line));
+        }
+    }
+    Ok(out)
+}
+
+/// Writes the key pair of `profile` into the credentials file (`keys
+/// export`); refused when the section holds a long-term key already.
+pub fn add_key(
+    path: &std::path::Path,
+    profile: &str,
+    (id, secret): (&str, &str),
+) -> Result<PathBuf> {
+    crate::secret_file::update(path, |text| {
+        with_section(
+            text.unwrap_or(""),
+            profile,
+            &[
+                ("aws_access_key_id", id.to_owned()),
+                ("aws_secret_access_key", secret.to_owned()),
+            ],
+        )
+        .map(|text| Some(text.into_bytes()))
+        .map_err(|reason| {
+            Failure::new(format!(
+                "will not write the key of profile '{profile}' into {}: {reason}",
+                path.display()
+            ))
+            .into()
+        })
+    })
+}
+
 /// Removes from `[section]` the session this tool wrote there (the one with
 /// `access_key_id`), and the section itself when nothing else is left in it.
 /// Returns whether anything was removed; a section that holds something
@@ -382,6 +492,28 @@ pub fn with_section(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn properties_go_with_their_lines_and_an_emptied_section_goes_too() {
+        let text = "# keys\r\n[work]\r\nregion = x\r\naws_access_key_id = AKIA1\r\n\
+                    aws_secret_access_key = s\r\n  continued\r\n[z]\r\ny = 1\r\n";
+        let out = without_properties(text, FileKind::Credentials, "work", &KEY_PAIR).unwrap();
+        assert_eq!(out, "# keys\r\n[work]\r\nregion = x\r\n[z]\r\ny = 1\r\n");
+        let out = without_properties(&out, FileKind::Credentials, "work", &["region"]).unwrap();
+        assert_eq!(out, "# keys\r\n[z]\r\ny = 1\r\n");
+        // A comment is something left.
+        let config = "[profile work]\n# mine\nmfa_session_key = keyring\n\n[profile z]\n";
+        assert_eq!(
+            without_properties(config, FileKind::Config, "work", &["mfa_session_key"]).unwrap(),
+            "[profile work]\n# mine\n\n[profile z]\n"
+        );
+        let config = "[default]\nmfa_session_key = keyring\n\n[profile z]\n";
+        assert_eq!(
+            without_properties(config, FileKind::Config, "default", &["mfa_session_key"]).unwrap(),
+            "[profile z]\n"
+        );
+        assert!(without_properties(config, FileKind::Config, "nope", &["x"]).is_err());
+    }
 
     #[test]
     fn a_rotated_key_replaces_the_old_one_where_it_stands() {

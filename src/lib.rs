@@ -22,6 +22,7 @@ pub mod error;
 pub mod hardening;
 pub(crate) mod input;
 pub(crate) mod key_age;
+pub(crate) mod key_store;
 pub(crate) mod lock;
 pub(crate) mod obtain;
 pub(crate) mod plan;

@@ -45,6 +45,7 @@ fn main() -> ExitCode {
         Some(Command::Exec(args)) => cmd::exec::run(args),
         Some(Command::Serve(args)) => cmd::serve::run(args),
         Some(Command::Rotate(args)) => cmd::rotate::run(args),
+        Some(Command::Keys(args)) => cmd::keys::run(args),
         Some(Command::Policy(args)) => cmd::policy::run(args),
         Some(Command::Doctor(args)) => cmd::doctor::run(args),
         Some(Command::Enroll(args)) => cmd::enroll::run(args),

@@ -9,6 +9,7 @@ pub mod exec;
 pub mod forget;
 pub mod get;
 pub mod init;
+pub mod keys;
 pub mod policy;
 pub mod rotate;
 pub mod serve;

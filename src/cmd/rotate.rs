@@ -8,6 +8,7 @@
 //! once the new key is stored and works, a failed delete names the old key
 //! and the command that deletes it. Key ids are shown; secrets never.
 
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
@@ -16,8 +17,8 @@ use crate::aws::{Aws, Signer, user_name_from_arn};
 use crate::cache::SessionCache;
 use crate::cli::RotateArgs;
 use crate::error::Failure;
-use crate::profile::ProfileFiles;
 use crate::profile::syntax::FileKind;
+use crate::profile::{KeyStore, ProfileFiles};
 
 /// How long a new key may take to work (IAM propagates it in seconds).
 const DEFAULT_WAIT: Duration = Duration::from_secs(60);
@@ -36,16 +37,22 @@ pub fn run(args: &RotateArgs) -> Result<String> {
     }
     let files = ProfileFiles::locate()?;
     let key = &plan.chain.key;
-    let (old_id, file) = (key.access_key_id.clone(), key.file.clone());
+    let old_id = key.access_key_id.clone();
     // Kept to put back if the new key does not work.
     let old_secret = zeroize::Zeroizing::new(key.secret_access_key.clone());
-    let kind = if file == files.config {
-        FileKind::Config
-    } else {
-        FileKind::Credentials
+    let place = match &key.store {
+        KeyStore::File(file) => {
+            // Checked before any request: a file that cannot take the new key.
+            crate::secret_file::check_target(file)?;
+            let kind = if *file == files.config {
+                FileKind::Config
+            } else {
+                FileKind::Credentials
+            };
+            Place::File(file.clone(), kind)
+        }
+        KeyStore::Keyring => Place::Keyring,
     };
-    // Checked before any request: a file that cannot take the new key.
-    crate::secret_file::check_target(&file)?;
     let connection = plan.mfa.connection.clone();
     let wait = wait()?;
 
@@ -128,16 +135,14 @@ pub fn run(args: &RotateArgs) -> Result<String> {
             .into()
     };
 
-    let written = fail_for_tests("write").and_then(|()| {
-        crate::credentials_file::replace_key(&file, kind, &root, &old_id, (&new_id, &new_secret))
-    });
+    let written =
+        fail_for_tests("write").and_then(|()| place.put(&root, &old_id, (&new_id, &new_secret)));
     let written = match written {
-        Ok(path) => path,
+        Ok(place) => place,
         Err(err) => return Err(undo_create(err, "could not store the new key")),
     };
     crate::say(&format!(
-        "wrote {new_id} into profile '{root}' in {}",
-        written.display()
+        "wrote {new_id} into profile '{root}' in {written}"
     ));
 
     let new_signer = Signer {
@@ -147,19 +152,12 @@ pub fn run(args: &RotateArgs) -> Result<String> {
     };
     if let Err(err) = verify(&root, new_signer, &connection, wait) {
         // Back to the old key, which still works, before the new one goes.
-        let restored = crate::credentials_file::replace_key(
-            &file,
-            kind,
-            &root,
-            &new_id,
-            (&old_id, old_secret.as_str()),
-        );
+        let restored = place.put(&root, &new_id, (&old_id, old_secret.as_str()));
         let err = undo_create(err, "the new key did not work");
         return Err(match restored {
             Ok(_) => err,
             Err(put_back) => err.context(format!(
-                "and the old key could not be put back into {}: {put_back:#}",
-                file.display()
+                "and the old key could not be put back into {written}: {put_back:#}"
             )),
         });
     }
@@ -169,8 +167,7 @@ pub fn run(args: &RotateArgs) -> Result<String> {
     {
         let report = crate::error::Report::new(&err);
         return Err(Failure::new(format!(
-            "the new key {new_id} is in {} and works, but the old key {old_id} was not deleted: {}",
-            written.display(),
+            "the new key {new_id} is in {written} and works, but the old key {old_id} was not deleted: {}",
             report.line
         ))
         .hint(format!(
@@ -187,6 +184,35 @@ pub fn run(args: &RotateArgs) -> Result<String> {
         "deleted the old key {old_id}: profile '{root}' now uses {new_id}"
     ));
     Ok(String::new())
+}
+
+/// Where the profile's key lives, and so where the new one is written.
+enum Place {
+    File(PathBuf, FileKind),
+    Keyring,
+}
+
+impl Place {
+    /// Replaces the key `from_id` of `profile` with `new`; says where.
+    fn put(&self, profile: &str, from_id: &str, new: (&str, &str)) -> Result<String> {
+        match self {
+            Place::File(file, kind) => {
+                crate::credentials_file::replace_key(file, *kind, profile, from_id, new)
+                    .map(|path| path.display().to_string())
+            }
+            Place::Keyring => {
+                let (held, _) = crate::key_store::load(profile)?;
+                if held != from_id {
+                    return Err(Failure::new(format!(
+                        "will not write the new key of profile '{profile}' into the keyring: it holds another key now ({held})"
+                    ))
+                    .into());
+                }
+                crate::key_store::store(profile, new.0, new.1)?;
+                Ok(crate::key_store::store_name().to_owned())
+            }
+        }
+    }
 }
 
 /// GetCallerIdentity with the new key until it works (IAM takes seconds

@@ -129,8 +129,30 @@ pub struct LongTermKey {
     pub secret_access_key: String,
     /// Where the key id was found.
     pub origin: String,
-    /// The file it was found in.
-    pub file: PathBuf,
+    /// Where the key lives, to write a new one to.
+    pub store: KeyStore,
+}
+
+/// Where a long-term key lives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeyStore {
+    /// A profile file: the credentials file or the config file.
+    File(PathBuf),
+    /// The operating system's keyring (`mfa_session_key = keyring`).
+    Keyring,
+}
+
+/// Where a profile's key is to be read from, before it is read.
+#[derive(Debug, PartialEq, Eq)]
+pub enum KeyPlace<'a> {
+    /// The profile files' `aws_access_key_id` and `aws_secret_access_key`.
+    Files,
+    /// The keyring, as the marker at this setting says; with the file key
+    /// that the marker overrides, if there is one.
+    Keyring {
+        marker: &'a Setting,
+        overridden: Option<&'a Setting>,
+    },
 }
 
 impl Drop for LongTermKey {
@@ -161,7 +183,8 @@ const ELSEWHERE: [(&str, &str); 7] = [
 ];
 
 /// Keys this tool reads, whose value must fit on one line.
-const ONE_LINE: [&str; 13] = [
+const ONE_LINE: [&str; 14] = [
+    "mfa_session_key",
     "aws_access_key_id",
     "aws_secret_access_key",
     "aws_session_token",
@@ -231,9 +254,34 @@ impl Profile {
         self.static_key()
     }
 
-    /// Whether either file holds an access key id for this profile.
+    /// Whether either file holds an access key id for this profile, or the
+    /// profile says its key is in the keyring.
     pub fn has_static_key(&self) -> bool {
         self.keys.iter().any(|k| k.id.is_some())
+            || matches!(self.key_place(), Ok(KeyPlace::Keyring { .. }))
+    }
+
+    /// Where the key pair is read from: the keyring when the profile says
+    /// `mfa_session_key = keyring` (whatever the files hold), else the files.
+    /// Another value of the marker is refused.
+    pub fn key_place(&self) -> Result<KeyPlace<'_>> {
+        use crate::key_store::{MARKER, MARKER_VALUE};
+        let Some(marker) = self.get(MARKER) else {
+            return Ok(KeyPlace::Files);
+        };
+        let value = marker.value.trim();
+        if value.eq_ignore_ascii_case(MARKER_VALUE) {
+            let overridden = self.keys.iter().find_map(|k| k.id.as_ref());
+            return Ok(KeyPlace::Keyring { marker, overridden });
+        }
+        if value.eq_ignore_ascii_case("file") || value.is_empty() {
+            return Ok(KeyPlace::Files);
+        }
+        bail!(Failure::new(format!(
+            "profile '{}' has {MARKER} = {value} ({}): the value is {MARKER_VALUE} or file",
+            self.name,
+            marker.place()
+        )))
     }
 
     /// The first key that says where this profile's credentials come from
@@ -250,6 +298,9 @@ impl Profile {
     /// profile with static keys gives (the SDKs' rule).
     pub fn static_key(&self) -> Result<LongTermKey> {
         let name = &self.name;
+        if let KeyPlace::Keyring { marker, overridden } = self.key_place()? {
+            return keyring_key(name, marker, overridden);
+        }
         let [credentials, config] = &self.keys;
         let keys = if credentials.id.is_some() {
             credentials
@@ -321,9 +372,36 @@ impl Profile {
             access_key_id,
             secret_access_key,
             origin: id.place(),
-            file: id.file.clone(),
+            store: KeyStore::File(id.file.clone()),
         })
     }
+}
+
+/// The key pair of a profile marked `mfa_session_key = keyring`, from the
+/// keyring.
+fn keyring_key(name: &str, marker: &Setting, overridden: Option<&Setting>) -> Result<LongTermKey> {
+    use crate::key_store::{MARKER, MARKER_VALUE, store_name};
+    if let Some(file_key) = overridden
+        && first_time(&file_key.file.join(name))
+    {
+        crate::say(&format!(
+            "warning: profile '{name}' says {MARKER} = {MARKER_VALUE} ({}), so the key at {} is not used (other tools use it)",
+            marker.place(),
+            file_key.place()
+        ));
+    }
+    let (access_key_id, secret) = crate::key_store::load(name)?;
+    if access_key_id.starts_with("ASIA") {
+        bail!(Failure::new(format!(
+            "the keyring holds a temporary access key (ASIA...) for profile '{name}', not a long-term one"
+        )));
+    }
+    Ok(LongTermKey {
+        access_key_id,
+        secret_access_key: secret.to_string(),
+        origin: format!("{} ({MARKER} at {})", store_name(), marker.place()),
+        store: KeyStore::Keyring,
+    })
 }
 
 /// One file, parsed; `None` when it does not exist.
@@ -760,6 +838,54 @@ mod tests {
             .long_term_key()?
             .access_key_id
             .clone())
+    }
+
+    #[test]
+    fn the_keyring_marker_decides_where_the_key_is_read_from() {
+        let place = |config: &str, credentials: &str| {
+            let f = files(config, credentials);
+            let profile = load_profile(&f.files, "work").unwrap();
+            match profile.key_place() {
+                Ok(KeyPlace::Files) => "files".to_owned(),
+                Ok(KeyPlace::Keyring { marker, overridden }) => format!(
+                    "keyring at line {}{}",
+                    marker.line,
+                    overridden.map_or(String::new(), |s| format!(", over line {}", s.line))
+                ),
+                Err(e) => format!("error: {e}"),
+            }
+        };
+        let pair = "[work]\naws_access_key_id = AKIAFILE\naws_secret_access_key = s\n";
+        assert_eq!(place("[profile work]\nregion = x\n", pair), "files");
+        assert_eq!(
+            place("[profile work]\nmfa_session_key = keyring\n", ""),
+            "keyring at line 2"
+        );
+        // The marker wins over a key in the files, which is named.
+        assert_eq!(
+            place("[profile work]\nmfa_session_key = Keyring\n", pair),
+            "keyring at line 2, over line 2"
+        );
+        assert_eq!(
+            place("[profile work]\nmfa_session_key = file\n", pair),
+            "files"
+        );
+        assert!(
+            place("[profile work]\nmfa_session_key = vault\n", pair)
+                .contains("mfa_session_key = vault"),
+        );
+        // A marked profile counts as one with a static key: a source profile
+        // of a role, and a root.
+        let f = files(
+            "[profile work]\nmfa_session_key = keyring\n[profile admin]\nrole_arn = arn:aws:iam::123456789012:role/a\nsource_profile = work\n",
+            "",
+        );
+        let set = ProfileSet::load(&f.files).unwrap();
+        assert!(set.profile("work").unwrap().has_static_key());
+        assert!(!set.profile("admin").unwrap().has_static_key());
+        // A marker with a value over two lines is refused as any setting.
+        let f = files("[profile work]\nmfa_session_key =\n  keyring\n", "");
+        assert!(load_profile(&f.files, "work").is_err());
     }
 
     fn failure(result: Result<impl fmt::Debug>) -> String {

@@ -8,6 +8,7 @@ mod desktop;
 mod faults;
 mod floor;
 mod journey;
+mod keyring;
 mod network;
 mod powershell;
 mod profiles;

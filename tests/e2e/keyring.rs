@@ -1,0 +1,345 @@
+//! The long-term key in a real Secret Service: gnome-keyring on a private
+//! D-Bus session bus of the test's own, its login keyring made and unlocked
+//! with a known password. `secret-tool` looks inside; moto signs with what
+//! the keyring gave.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::need;
+use crate::support::*;
+
+/// A D-Bus session bus with gnome-keyring's Secret Service on it, for one
+/// sandbox; ended when dropped (the keyring daemon leaves with its bus).
+struct SecretService {
+    bus: Child,
+    address: String,
+}
+
+impl SecretService {
+    fn start(sandbox: &mut Sandbox) -> Option<SecretService> {
+        let dbus = tool("dbus-daemon")?;
+        let daemon = tool("gnome-keyring-daemon")?;
+        tool("secret-tool")?;
+        tool("dbus-send")?;
+        let socket = sandbox.path("bus");
+        let mut bus = Command::new(dbus)
+            .args(["--session", "--nofork", "--print-address=1"])
+            .arg(format!("--address=unix:path={}", socket.display()))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start dbus-daemon");
+        let mut address = String::new();
+        BufReader::new(bus.stdout.take().unwrap())
+            .read_line(&mut address)
+            .expect("the bus's address");
+        let address = address.trim().to_owned();
+        assert!(address.starts_with("unix:"), "{address:?}");
+        sandbox.set("DBUS_SESSION_BUS_ADDRESS", &address);
+        std::fs::create_dir_all(sandbox.path(".local/share/keyrings")).unwrap();
+        let mut unlock = sandbox
+            .shell_command(&[daemon.to_str().unwrap(), "--unlock", "--components=secrets"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start gnome-keyring-daemon");
+        unlock.stdin.take().unwrap().write_all(b"PASSWORD").unwrap();
+        assert!(unlock.wait().unwrap().success());
+        let service = SecretService { bus, address };
+        // The daemon answers once its login keyring exists.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while service.lookup(sandbox, "nobody").is_none()
+            && !sandbox.path(".local/share/keyrings/login.keyring").exists()
+        {
+            assert!(Instant::now() < deadline, "gnome-keyring did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Some(service)
+    }
+
+    /// What the keyring holds for `profile`, through secret-tool.
+    fn lookup(&self, sandbox: &Sandbox, profile: &str) -> Option<String> {
+        let output = sandbox
+            .shell_command(&[
+                "secret-tool",
+                "lookup",
+                "service",
+                "mfa-session",
+                "username",
+                profile,
+            ])
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.address)
+            .output()
+            .unwrap();
+        Some(String::from_utf8(output.stdout).unwrap()).filter(|s| !s.is_empty())
+    }
+
+    /// Locks the login keyring, as a screen lock or a timeout would.
+    fn lock(&self, sandbox: &Sandbox) {
+        let status = sandbox
+            .shell_command(&[
+                "dbus-send",
+                "--session",
+                "--print-reply",
+                "--dest=org.freedesktop.secrets",
+                "/org/freedesktop/secrets",
+                "org.freedesktop.Secret.Service.Lock",
+                "array:objpath:/org/freedesktop/secrets/collection/login",
+            ])
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+}
+
+impl Drop for SecretService {
+    fn drop(&mut self) {
+        let _ = self.bus.kill();
+        let _ = self.bus.wait();
+    }
+}
+
+const OTHERS: &str = "# my keys\n[other]\naws_access_key_id = AKIAOTHERPROFILE0001\naws_secret_access_key = other\n\n";
+
+fn setup(moto: &Moto) -> (User, Sandbox, SecretService, String) {
+    let user = moto.user(1);
+    let mut sandbox = Sandbox::with_user(moto, &user, "work");
+    let credentials = format!(
+        "{OTHERS}[work]\nregion = eu-west-1\naws_access_key_id = {}\naws_secret_access_key = {}\n# end\n",
+        user.access_key_id, user.secret_access_key
+    );
+    sandbox.write(".aws/credentials", &credentials);
+    sandbox.write(
+        ".aws/config",
+        &format!("[profile work]\nmfa_serial = {}\n", user.serials[0]),
+    );
+    let service = SecretService::start(&mut sandbox).expect("checked by the caller");
+    (user, sandbox, service, credentials)
+}
+
+fn read(sandbox: &Sandbox, file: &str) -> String {
+    std::fs::read_to_string(sandbox.path(file)).unwrap()
+}
+
+/// Whether the tools this file needs are here (a failure in CI if not).
+fn have_tools() -> Option<()> {
+    for name in [
+        "dbus-daemon",
+        "gnome-keyring-daemon",
+        "secret-tool",
+        "dbus-send",
+    ] {
+        tool(name)?;
+    }
+    Some(())
+}
+
+#[test]
+fn import_moves_the_key_into_the_keyring_and_export_brings_it_back() {
+    let moto = need!(moto());
+    need!(have_tools());
+    let (user, sandbox, service, before) = setup(moto);
+    let config_before = read(&sandbox, ".aws/config");
+
+    let run = sandbox.run(&["keys", "import", "work"]);
+    run.success()
+        .stderr_has(&format!("moved the key {}", user.access_key_id))
+        .keeps_secret(&[&user.secret_access_key]);
+    assert_eq!(run.stdout, "");
+    // The file without the two lines, every other byte the same.
+    let expected = before.replace(
+        &format!(
+            "aws_access_key_id = {}\naws_secret_access_key = {}\n",
+            user.access_key_id, user.secret_access_key
+        ),
+        "",
+    );
+    assert_eq!(read(&sandbox, ".aws/credentials"), expected);
+    assert_eq!(
+        read(&sandbox, ".aws/config"),
+        format!(
+            "[profile work]\nmfa_session_key = keyring\nmfa_serial = {}\n",
+            user.serials[0]
+        )
+    );
+    let stored = service
+        .lookup(&sandbox, "work")
+        .expect("the keyring holds it");
+    let stored: serde_json::Value = serde_json::from_str(&stored).unwrap();
+    assert_eq!(stored["AccessKeyId"], user.access_key_id.as_str());
+    assert_eq!(stored["SecretAccessKey"], user.secret_access_key.as_str());
+
+    // A second import is refused; status says where the key lives.
+    sandbox
+        .run(&["keys", "import", "work"])
+        .failure(1)
+        .stderr_has("in the keyring already");
+    let status = sandbox.run(&["status", "work"]);
+    status.success().keeps_secret(&[&user.secret_access_key]);
+    assert!(
+        format!("{}{}", status.stdout, status.stderr).contains("the Secret Service keyring"),
+        "{status:#?}"
+    );
+
+    let doctor = sandbox.run(&["doctor", "work"]);
+    assert!(
+        format!("{}{}", doctor.stdout, doctor.stderr).contains("the Secret Service keyring"),
+        "{doctor:#?}"
+    );
+
+    // A session signed with the keyring's key: the files hold none.
+    let run = sandbox.run(&["123456", "work"]);
+    run.success().keeps_secret(&[&user.secret_access_key]);
+    assert!(run.stdout.contains("AWS_SESSION_TOKEN"), "{run:#?}");
+    assert!(
+        !moto.requests_signed_by(&user.access_key_id).is_empty(),
+        "no request was signed with the key from the keyring"
+    );
+    // credential_process, the way other tools get at it now.
+    let run = sandbox.run(&["credential-process", "--profile", "work"]);
+    run.success();
+    assert!(run.stdout.contains("\"SessionToken\""), "{run:#?}");
+
+    // Back: the pair in the credentials file, the marker gone, the entry
+    // deleted; the config file as it was.
+    sandbox
+        .run(&["keys", "export", "work"])
+        .success()
+        .stderr_has("deleted it from the Secret Service keyring")
+        .keeps_secret(&[&user.secret_access_key]);
+    assert_eq!(read(&sandbox, ".aws/config"), config_before);
+    assert_eq!(service.lookup(&sandbox, "work"), None);
+    let after = read(&sandbox, ".aws/credentials");
+    assert!(after.starts_with(OTHERS), "{after}");
+    assert!(
+        after.contains(&format!(
+            "aws_access_key_id = {}\naws_secret_access_key = {}\n",
+            user.access_key_id, user.secret_access_key
+        )),
+        "{after}"
+    );
+    sandbox.run(&["654321", "work", "--force"]).success();
+    sandbox
+        .run(&["keys", "export", "work"])
+        .failure(1)
+        .stderr_has("not in the keyring");
+}
+
+#[test]
+fn the_marker_wins_over_a_key_left_in_the_file_and_says_so() {
+    let moto = need!(moto());
+    need!(have_tools());
+    let (_user, sandbox, _service, _) = setup(moto);
+    sandbox.run(&["keys", "import", "work"]).success();
+    // The user puts another (wrong) key back into the file.
+    let credentials = read(&sandbox, ".aws/credentials").replace(
+        "[work]\n",
+        "[work]\naws_access_key_id = AKIASTALEKEY00000001\naws_secret_access_key = stale\n",
+    );
+    sandbox.write(".aws/credentials", &credentials);
+    let run = sandbox.run(&["123456", "work"]);
+    run.success()
+        .stderr_has("says mfa_session_key = keyring")
+        .stderr_has("is not used");
+    assert!(moto.requests_signed_by("AKIASTALEKEY00000001").is_empty());
+    // export will not write a second pair beside it.
+    sandbox
+        .run(&["keys", "export", "work"])
+        .failure(1)
+        .stderr_has("beside the one in the keyring");
+}
+
+#[test]
+fn rotate_writes_the_new_key_into_the_keyring() {
+    let moto = need!(moto());
+    need!(have_tools());
+    let (user, sandbox, service, _) = setup(moto);
+    sandbox.run(&["keys", "import", "work"]).success();
+    let file = read(&sandbox, ".aws/credentials");
+    let run = sandbox.run(&["rotate", "123456", "work"]);
+    run.success()
+        .stderr_has("into profile 'work' in the Secret Service keyring")
+        .keeps_secret(&[&user.secret_access_key]);
+    let keys = moto.access_keys(&user.name);
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    let stored: serde_json::Value =
+        serde_json::from_str(&service.lookup(&sandbox, "work").unwrap()).unwrap();
+    assert_eq!(stored["AccessKeyId"], keys[0].0.as_str());
+    assert_ne!(keys[0].0, user.access_key_id);
+    // The files are untouched: the key was never in them.
+    assert_eq!(read(&sandbox, ".aws/credentials"), file);
+    // The new key signs.
+    sandbox.run(&["654321", "work", "--force"]).success();
+    assert!(!moto.requests_signed_by(&keys[0].0).is_empty());
+}
+
+#[test]
+fn a_locked_keyring_gives_one_line_at_once() {
+    let moto = need!(moto());
+    need!(have_tools());
+    let (user, mut sandbox, service, _) = setup(moto);
+    sandbox.run(&["keys", "import", "work"]).success();
+    service.lock(&sandbox);
+    // No display: the unlock prompt cannot be shown.
+    sandbox.set("DISPLAY", "");
+    let started = Instant::now();
+    let run = sandbox.run(&["123456", "work"]);
+    run.failure(1)
+        .stderr_has("is locked")
+        .stderr_has("hint: unlock the keyring")
+        .keeps_secret(&[&user.secret_access_key]);
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(moto.requests_signed_by(&user.access_key_id).is_empty());
+}
+
+#[test]
+fn a_keyring_that_never_answers_ends_at_the_deadline() {
+    need!(have_tools());
+    let mut sandbox = Sandbox::new(None);
+    sandbox.write(".aws/config", "[profile work]\nmfa_session_key = keyring\n");
+    // A bus that takes the connection and says nothing.
+    let socket = sandbox.path("silent");
+    let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    let held = std::thread::spawn(move || {
+        let (connection, _) = listener.accept().unwrap();
+        std::thread::sleep(Duration::from_secs(5));
+        drop(connection);
+    });
+    sandbox.set(
+        "DBUS_SESSION_BUS_ADDRESS",
+        &format!("unix:path={}", socket.display()),
+    );
+    sandbox.set("MFA_SESSION_KEYRING_TIMEOUT", "1");
+    let started = Instant::now();
+    sandbox
+        .run(&["123456", "work"])
+        .failure(1)
+        .stderr_has("did not answer within 1 s")
+        .stderr_has("hint: it may be locked");
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(4), "{took:?}");
+    held.join().unwrap();
+}
+
+#[test]
+fn no_keyring_at_all_gives_one_line() {
+    let sandbox = {
+        let mut s = Sandbox::new(None);
+        s.write(".aws/config", "[profile work]\nmfa_session_key = keyring\n");
+        s.set("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus");
+        s
+    };
+    sandbox
+        .run(&["123456", "work"])
+        .failure(1)
+        .stderr_has("cannot use the Secret Service keyring")
+        .stderr_has("hint: mfa-session talks to a Secret Service");
+    sandbox
+        .run(&["keys", "export", "work"])
+        .failure(1)
+        .stderr_has("cannot use the Secret Service keyring");
+}
