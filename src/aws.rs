@@ -19,10 +19,15 @@ use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sts::primitives::{DateTime, DateTimeFormat};
 use jiff::Timestamp;
 
-use crate::error::{Failure, Tag};
+use crate::error::Failure;
 use crate::input::MfaCode;
 use crate::profile::{LongTermKey, Profile};
 use crate::session::Session;
+
+mod error;
+
+pub use error::{AwsError, clock_hint_for};
+use error::{Classified, Op};
 
 type HttpResponse = aws_smithy_runtime_api::http::Response;
 
@@ -364,18 +369,7 @@ impl Aws {
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
-        let what = format!(
-            "could not list the MFA devices of profile '{}'",
-            self.profile
-        );
-        let mut failure = self.explain(&what, &self.iam_name, &err);
-        if err.code() == Some("AccessDenied") {
-            failure = failure.hint(format!(
-                "name the device instead: --serial-number ARN, or mfa_serial = ARN in profile '{}'",
-                self.profile
-            ));
-        }
-        failure.into()
+        self.fail(&Op::ListDevices, &self.iam_name, &err).into()
     }
 
     /// The IAM user name behind the key: the last segment of the caller's ARN.
@@ -383,10 +377,7 @@ impl Aws {
         let identity = self
             .runtime
             .block_on(self.sts.get_caller_identity().send())
-            .map_err(|e| {
-                let what = format!("could not identify the user of profile '{}'", self.profile);
-                self.explain(&what, &self.sts_name, &e)
-            })?;
+            .map_err(|e| self.fail(&Op::Identify, &self.sts_name, &e))?;
         self.user_of(identity.arn().unwrap_or_default())
     }
 
@@ -421,10 +412,7 @@ impl Aws {
                     .interceptor(date.clone())
                     .send(),
             )
-            .map_err(|e| {
-                let what = format!("could not identify the user of profile '{}'", self.profile);
-                anyhow::Error::from(self.explain(&what, &self.sts_name, &e))
-            })?;
+            .map_err(|e| anyhow::Error::from(self.fail(&Op::Identify, &self.sts_name, &e)))?;
         let server = date
             .0
             .lock()
@@ -514,12 +502,8 @@ impl Aws {
         });
         let answer = answer.map_err(|_| Failure::new("the prompt failed"))?;
         match warm {
-            Some((Err(err), _)) if proves_key_bad(&err) => {
-                let what = format!(
-                    "not sending the code: the key of profile '{}' was refused",
-                    self.profile
-                );
-                Err(self.explain(&what, &self.sts_name, &err).into())
+            Some((Err(err), _)) if self.classify(&self.sts_name, &err).kind.key_refused() => {
+                Err(self.fail(&Op::WarmUp, &self.sts_name, &err).into())
             }
             Some((Ok(_), received)) => {
                 if let Some(skew) =
@@ -539,8 +523,7 @@ impl Aws {
             .runtime
             .block_on(self.iam.list_access_keys().user_name(user).send())
             .map_err(|e| {
-                let what = format!("could not list the access keys of user {user}");
-                anyhow::Error::from(self.explain(&what, &self.iam_name, &e))
+                anyhow::Error::from(self.fail(&Op::ListAccessKeys { user }, &self.iam_name, &e))
             })?;
         let keys = output
             .access_key_metadata()
@@ -565,13 +548,7 @@ impl Aws {
             .runtime
             .block_on(self.iam.create_access_key().user_name(user).send())
             .map_err(|e| {
-                let failure = self.explain(&what, &self.iam_name, &e);
-                anyhow::Error::from(match e.code() {
-                    Some("LimitExceeded") => failure.hint(
-                        "a user may have two access keys: delete the one not in use first (mfa-session rotate --delete-inactive deletes an inactive one)",
-                    ),
-                    _ => failure,
-                })
+                anyhow::Error::from(self.fail(&Op::CreateAccessKey { user }, &self.iam_name, &e))
             })?;
         let key = output.access_key();
         let id = key
@@ -599,8 +576,8 @@ impl Aws {
                     .send(),
             )
             .map_err(|e| {
-                let what = format!("could not delete the access key {id} of user {user}");
-                anyhow::Error::from(self.explain(&what, &self.iam_name, &e))
+                let op = Op::DeleteAccessKey { user, id };
+                anyhow::Error::from(self.fail(&op, &self.iam_name, &e))
             })?;
         Ok(())
     }
@@ -617,21 +594,7 @@ impl Aws {
                     .send(),
             )
             .map_err(|e| {
-                let what = format!("could not create the virtual MFA device '{name}'");
-                let failure = self.explain(&what, &self.iam_name, &e);
-                let failure = match e.code() {
-                    Some("EntityAlreadyExists") => failure.hint(format!(
-                        "a device named '{name}' exists already, perhaps left unassigned by an earlier try; only an administrator (or a policy that allows iam:DeleteVirtualMFADevice) can delete it: choose another name with --name"
-                    )),
-                    Some("LimitExceeded") => failure.hint(
-                        "a user may have at most 8 MFA devices, and an account a limited number: remove one first",
-                    ),
-                    Some("AccessDenied") => failure.hint(
-                        "the user's policy must allow iam:CreateVirtualMFADevice without MFA: an administrator can attach the one from: mfa-session policy self-service",
-                    ),
-                    _ => failure,
-                };
-                anyhow::Error::from(failure)
+                anyhow::Error::from(self.fail(&Op::CreateDevice { name }, &self.iam_name, &e))
             })?;
         let device = output.virtual_mfa_device();
         let serial = device
@@ -682,22 +645,8 @@ impl Aws {
                     .send(),
             )
             .map_err(|e| {
-                let what = format!("could not enable {serial} for user {user}");
-                let failure = self.explain(&what, &self.iam_name, &e);
-                let failure = match e.code() {
-                    Some("InvalidAuthenticationCode") => failure.hint(
-                        "enter two codes in a row as the app shows them (wait for a new one each time), and check that the phone's clock is right",
-                    ),
-                    Some("EntityAlreadyExists") => failure.hint(
-                        "the user has this device already, or it belongs to another user",
-                    ),
-                    Some("LimitExceeded") => failure.hint("a user may have at most 8 MFA devices: remove one first"),
-                    Some("AccessDenied") => failure.hint(
-                        "the user's policy must allow iam:EnableMFADevice without MFA: an administrator can attach the one from: mfa-session policy self-service",
-                    ),
-                    _ => failure,
-                };
-                anyhow::Error::from(failure)
+                let op = Op::EnableDevice { user, serial };
+                anyhow::Error::from(self.fail(&op, &self.iam_name, &e))
             })?;
         Ok(())
     }
@@ -712,8 +661,7 @@ impl Aws {
                     .send(),
             )
             .map_err(|e| {
-                let what = format!("could not delete {serial}");
-                anyhow::Error::from(self.explain(&what, &self.iam_name, &e))
+                anyhow::Error::from(self.fail(&Op::DeleteDevice { serial }, &self.iam_name, &e))
             })?;
         Ok(())
     }
@@ -781,37 +729,12 @@ impl Aws {
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
-        let role = request.role_arn;
-        let what = format!("could not assume role {role}");
-        let message = err.message().unwrap_or_default().to_owned();
-        if err.code() == Some("ValidationError") && message.contains("1 hour session limit") {
-            return Failure::new(format!(
-                "{what}: AWS allows at most 1 hour for a role assumed with temporary credentials (role chaining), and {} was asked for",
-                crate::input::format_duration(request.duration)
-            ))
-            .hint(CHAINING_HINT)
-            .into();
-        }
-        let mut failure = self.explain(&what, &self.sts_name, &err);
-        failure = match err.code() {
-            Some("AccessDenied") if message.contains("one time pass code") => failure.hint(
-                "the code was wrong or already used: wait for the next code from the device and try again",
-            ),
-            Some("AccessDenied") => failure.hint(format!(
-                "the trust policy of {role} must allow this user (with MFA) to assume it, and the user's own policy must allow sts:AssumeRole on it"
-            )),
-            Some("ValidationError") if message.contains("MaxSessionDuration") => failure.hint(
-                "ask for less (-d, or duration_seconds in the profile), or raise the role's maximum session duration in IAM",
-            ),
-            Some("RegionDisabledException") => failure.hint(
-                "use a region where STS is active (AWS_REGION or region in the profile), or activate it in IAM > Account settings",
-            ),
-            Some("ExpiredToken") if self.by_session => failure.hint(
-                "the MFA session under the role has expired: run again with --force to start a new one",
-            ),
-            _ => failure,
+        let op = Op::AssumeRole {
+            role: request.role_arn,
+            duration: request.duration,
+            by_session: self.by_session,
         };
-        failure.into()
+        self.fail(&op, &self.sts_name, &err).into()
     }
 
     /// A session from an answer, refused when the answer could not be read
@@ -880,120 +803,23 @@ impl Aws {
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
-        let what = format!("could not get a session token for {serial}");
-        let mut failure = self.explain(&what, &self.sts_name, &err);
-        let message = err.message().unwrap_or_default();
-        if err.code() == Some("AccessDenied") {
-            if message.contains("invalid MFA one time pass code") {
-                failure = failure.hint(
-                    "the code was wrong or already used: wait for the next code from the device and try again",
-                );
-            } else if message.contains("unable to validate MFA code")
-                || message.contains("serial number")
-            {
-                failure = failure.tag(Tag::UnknownDevice).hint(format!(
-                    "{serial} is not an MFA device of the user behind profile '{}': check --serial-number or mfa_serial, or leave both out to list the user's devices",
-                    self.profile
-                ));
-            } else if message.contains("session credentials") {
-                failure = failure.hint(format!(
-                    "profile '{}' must hold the IAM user's long-term access key (AKIA...), not a session",
-                    self.profile
-                ));
-            }
-        } else if err.code() == Some("ValidationError") {
-            failure = failure.hint("check the MFA serial number and the duration (15m to 36h)");
-        }
-        failure.into()
+        self.fail(&Op::GetSessionToken { serial }, &self.sts_name, &err)
+            .into()
     }
 
-    /// Turns any SDK error into a one-line failure, with the hints that apply
-    /// whatever the operation was.
-    fn explain<E>(&self, what: &str, service: &str, err: &SdkError<E, HttpResponse>) -> Failure
+    fn classify<E>(&self, service: &str, err: &SdkError<E, HttpResponse>) -> Classified
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
-        let network_hint =
-            "check the network connection, a VPN or proxy, and AWS_ENDPOINT_URL if it is set";
-        let timed_out = matches!(err, SdkError::TimeoutError(_))
-            || matches!(err, SdkError::DispatchFailure(d) if d.is_timeout());
-        if timed_out {
-            return Failure::new(format!(
-                "{what}: {service} did not answer within {}s",
-                self.timeout.as_secs_f64()
-            ))
-            .hint(network_hint);
-        }
-        match err {
-            SdkError::DispatchFailure(_) => Failure::new(format!(
-                "{what}: cannot reach {service}: {}",
-                root_cause(err)
-            ))
-            .tag(Tag::Unreachable)
-            .hint(network_hint),
-            SdkError::ResponseError(_) => Failure::new(format!(
-                "{what}: {service} sent an answer that cannot be read: {}",
-                root_cause(err)
-            )),
-            SdkError::ServiceError(service_err) => {
-                let code = err.code().unwrap_or("UnknownError");
-                let message = err
-                    .message()
-                    .unwrap_or_default()
-                    .trim()
-                    .trim_end_matches('.');
-                let status = service_err.raw().status().as_u16();
-                let line = if message.is_empty() {
-                    format!("{what}: {code} (HTTP {status})")
-                } else {
-                    format!("{what}: {code}: {message}")
-                };
-                let mut failure = Failure::new(line);
-                if matches!(
-                    code,
-                    "InvalidClientTokenId"
-                        | "SignatureDoesNotMatch"
-                        | "UnrecognizedClientException"
-                        | "IncompleteSignature"
-                        | "Throttling"
-                        | "ThrottlingException"
-                        | "RequestLimitExceeded"
-                ) {
-                    failure = failure.tag(Tag::CodeUnused);
-                }
-                match self.common_hint(code, message, service_err.raw()) {
-                    Some(hint) => failure.hint(hint),
-                    None => failure,
-                }
-            }
-            _ => Failure::new(format!("{what}: {}", root_cause(err))),
-        }
+        error::classify(err, service, self.timeout)
     }
 
-    fn common_hint(&self, code: &str, message: &str, response: &HttpResponse) -> Option<String> {
-        let profile = &self.profile;
-        Some(match code {
-            "InvalidClientTokenId" => format!(
-                "the access key of profile '{profile}' is not valid (deactivated or deleted?): create a new one in the IAM console, then run: aws configure --profile {profile}"
-            ),
-            "SignatureDoesNotMatch" if message.contains("expired") => clock_hint(response),
-            "SignatureDoesNotMatch" => format!(
-                "the secret key of profile '{profile}' does not match its access key id: check aws_secret_access_key"
-            ),
-            "ExpiredToken" => format!(
-                "an expired session signed the request: profile '{profile}' must hold a long-term access key"
-            ),
-            "Throttling"
-            | "ThrottlingException"
-            | "RequestLimitExceeded"
-            | "TooManyRequestsException" => {
-                "AWS is limiting the rate of requests: wait a minute and try again".to_owned()
-            }
-            "InternalFailure" | "ServiceUnavailable" | "InternalError" => {
-                "AWS had a problem answering: try again in a moment".to_owned()
-            }
-            _ => return None,
-        })
+    /// The user's failure for `err` of `op`, with its [`AwsError`] attached.
+    fn fail<E>(&self, op: &Op, service: &str, err: &SdkError<E, HttpResponse>) -> Failure
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        error::describe(op, &self.profile, self.classify(service, err))
     }
 }
 
@@ -1148,15 +974,6 @@ async fn join<A: std::future::Future, B: std::future::Future>(
 /// phone is checked against AWS's clock).
 const CLOCK_WARNING_SECONDS: i64 = 120;
 
-/// Whether a failed GetCallerIdentity proves that GetSessionToken with the
-/// same key would fail too.
-fn proves_key_bad<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> bool {
-    matches!(
-        err.code(),
-        Some("InvalidClientTokenId" | "SignatureDoesNotMatch" | "UnrecognizedClientException")
-    )
-}
-
 /// Local time when the answer came minus AWS's, from its Date header.
 fn skew_of(date: &DateHeader, received: SystemTime) -> Option<i64> {
     let server = date
@@ -1222,10 +1039,13 @@ fn service_name(service: &str, endpoint: Option<&str>) -> String {
 
 /// Whether ListMFADevices failed only because this endpoint needs `UserName`
 /// (moto, and some AWS look-alikes).
-fn needs_user_name<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> bool {
+fn needs_user_name<E>(err: &SdkError<E, HttpResponse>) -> bool
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
     matches!(
-        err.code(),
-        Some("NoSuchEntity" | "ValidationError" | "InvalidInput")
+        error::classify(err, "", Duration::ZERO).kind,
+        AwsError::NoSuchEntity | AwsError::Invalid
     )
 }
 
@@ -1243,47 +1063,6 @@ pub fn user_name_from_arn(arn: &str) -> Option<&str> {
 
 fn to_timestamp(t: &DateTime) -> Timestamp {
     Timestamp::new(t.secs(), t.subsec_nanos() as i32).unwrap_or(Timestamp::MAX)
-}
-
-/// What to say about "Signature expired": how far off this computer's clock
-/// is, measured against the Date header of AWS's answer.
-fn clock_hint(response: &HttpResponse) -> String {
-    let server = response
-        .headers()
-        .get("date")
-        .and_then(|d| DateTime::from_str(d, DateTimeFormat::HttpDate).ok())
-        .map(|d| d.secs());
-    let local = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .ok();
-    match (server, local) {
-        (Some(server), Some(local)) => clock_hint_for(local - server),
-        _ => "this computer's clock is wrong: set it right (e.g. sudo timedatectl set-ntp true) and try again"
-            .to_owned(),
-    }
-}
-
-pub fn clock_hint_for(skew_seconds: i64) -> String {
-    let minutes = skew_seconds.unsigned_abs().div_ceil(60);
-    let direction = if skew_seconds > 0 { "ahead" } else { "behind" };
-    format!(
-        "this computer's clock is about {minutes} min {direction} of AWS: set it right (e.g. sudo timedatectl set-ntp true) and try again"
-    )
-}
-
-/// The innermost message of an error chain, which is where the useful part
-/// ("Connection refused") lives; the outer layers only say "dispatch failure".
-fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut current = err;
-    while let Some(next) = current.source() {
-        current = next;
-    }
-    let text = current.to_string();
-    match text.find(" (os error") {
-        Some(i) => text[..i].to_lowercase(),
-        None => text,
-    }
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! there may be a [`Failure`], which carries the exit code and an optional
 //! `hint:` line; anything else is an ordinary failure (exit 1).
 
+use std::any::Any;
 use std::fmt;
 use std::process::ExitCode;
 
@@ -33,25 +34,23 @@ pub struct Failure {
     hint: Option<String>,
     exit: Exit,
     tag: Option<Tag>,
+    /// A typed kind a lower layer attaches (the AWS module's `AwsError`),
+    /// for callers that react to it: [`Failure::kind`].
+    kind: Option<Box<dyn Any + Send + Sync>>,
     /// What the command prints on stdout although it failed (`doctor`'s
     /// report), written by `main` like any output.
     output: Option<String>,
 }
 
-/// What kind of failure this is, for callers that react to one kind.
+/// What kind of local failure this is, for callers that react to one kind
+/// (AWS's kinds are the AWS module's `AwsError`, attached with
+/// [`Failure::with_kind`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Tag {
-    /// AWS does not accept the MFA device for this user.
-    UnknownDevice,
-    /// The request never reached AWS (no connection could be made).
-    Unreachable,
     /// Another mfa-session held a lock for longer than this one waits.
     Busy,
     /// A question had to be asked, and there is no terminal.
     NoTerminal,
-    /// AWS refused the request before it looked at the MFA code (the key,
-    /// the signature, throttling): the code was not used.
-    CodeUnused,
 }
 
 impl Failure {
@@ -61,6 +60,7 @@ impl Failure {
             hint: None,
             exit: Exit::Failure,
             tag: None,
+            kind: None,
             output: None,
         }
     }
@@ -76,6 +76,19 @@ impl Failure {
     pub fn tag(mut self, tag: Tag) -> Failure {
         self.tag = Some(tag);
         self
+    }
+
+    pub fn with_kind<K: Any + Send + Sync>(mut self, kind: K) -> Failure {
+        self.kind = Some(Box::new(kind));
+        self
+    }
+
+    /// The kind of type `K` of the first failure in `err`'s chain that has
+    /// one.
+    pub fn kind<K: Any + Clone>(err: &anyhow::Error) -> Option<K> {
+        err.chain()
+            .filter_map(|e| e.downcast_ref::<Failure>())
+            .find_map(|f| f.kind.as_ref()?.downcast_ref::<K>().cloned())
     }
 
     /// Whether `err` has a failure tagged `tag` in its chain.

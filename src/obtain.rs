@@ -12,7 +12,7 @@ use std::time::SystemTime;
 use anyhow::Result;
 use jiff::Timestamp;
 
-use crate::aws::{Aws, MfaDevice, RoleRequest, RoleSession, Signer};
+use crate::aws::{Aws, AwsError, MfaDevice, RoleRequest, RoleSession, Signer};
 use crate::cache::{
     CachedRole, CachedSession, Owner, RememberedDevice, RoleLink, RoleOwner, SessionCache, Stamp,
 };
@@ -469,7 +469,10 @@ fn mfa_session(run: &Run) -> Result<MfaLayer> {
         Ok(session) => session,
         // A remembered device that AWS no longer accepts (removed, replaced):
         // forget it, look again, and try the same code with the new one.
-        Err(err) if remembered.is_some() && Failure::is(&err, Tag::UnknownDevice) => {
+        Err(err)
+            if remembered.is_some()
+                && Failure::kind::<AwsError>(&err) == Some(AwsError::UnknownDevice) =>
+        {
             if let Some(cache) = run.cache {
                 cache.forget_device(owner);
             }
@@ -706,7 +709,8 @@ fn spend<T>(
     };
     let result = send();
     if let (Err(err), Some(codes), Some(record)) = (&result, run.codes(), &record)
-        && (Failure::is(err, Tag::Unreachable) || Failure::is(err, Tag::CodeUnused))
+        && Failure::kind::<AwsError>(err)
+            .is_some_and(|kind| kind == AwsError::Unreachable || kind.code_unused())
     {
         codes.forget_spent_code(record);
     }

@@ -97,6 +97,111 @@ fn session_error(code_: &str, message: &str) -> Report {
     report
 }
 
+/// The kind a GetSessionToken failure with this body is classified as.
+fn session_kind(status: u16, code_: &str, message: &str) -> Option<AwsError> {
+    let rule = session_rule(status, error_body(code_, message));
+    let err = aws(&[&rule], &[])
+        .session_token(SERIAL, &code(), Duration::from_secs(43200))
+        .unwrap_err();
+    Failure::kind::<AwsError>(&err)
+}
+
+#[test]
+fn real_aws_error_bodies_are_classified_by_kind() {
+    use AwsError::*;
+    let cases: &[(u16, &str, &str, AwsError)] = &[
+        (
+            403,
+            "AccessDenied",
+            "MultiFactorAuthentication failed with invalid MFA one time pass code. ",
+            WrongCode,
+        ),
+        (
+            403,
+            "AccessDenied",
+            "MultiFactorAuthentication failed, unable to validate MFA code. Please verify your MFA serial number is valid and associated with this user.",
+            UnknownDevice,
+        ),
+        (
+            403,
+            "AccessDenied",
+            "Cannot call GetSessionToken with session credentials",
+            SessionKeyAsLongTerm,
+        ),
+        (
+            403,
+            "AccessDenied",
+            "User: arn:aws:iam::123456789012:user/alice is not authorized to perform: sts:GetSessionToken",
+            Denied,
+        ),
+        (
+            403,
+            "InvalidClientTokenId",
+            "The security token included in the request is invalid.",
+            InvalidKey,
+        ),
+        (
+            400,
+            "UnrecognizedClientException",
+            "The security token included in the request is invalid.",
+            InvalidKey,
+        ),
+        (
+            403,
+            "SignatureDoesNotMatch",
+            "The request signature we calculated does not match the signature you provided.",
+            SignatureMismatch,
+        ),
+        (
+            403,
+            "SignatureDoesNotMatch",
+            "Signature expired: 20261201T120000Z is now earlier than 20261201T121500Z (20261201T122000Z - 5 min.)",
+            ClockSkew { skew_seconds: None },
+        ),
+        (
+            403,
+            "IncompleteSignature",
+            "Request must contain a signature that conforms to AWS standards",
+            MalformedRequest,
+        ),
+        (
+            403,
+            "ExpiredToken",
+            "The security token included in the request is expired",
+            ExpiredToken,
+        ),
+        (
+            400,
+            "ValidationError",
+            "1 validation error detected: Value '10' at 'durationSeconds' failed to satisfy constraint",
+            Invalid,
+        ),
+        (
+            403,
+            "RegionDisabledException",
+            "STS is not activated in this region for account:123456789012.",
+            RegionDisabled,
+        ),
+        (
+            400,
+            "InvalidAction",
+            "Could not find operation",
+            Other {
+                code: "InvalidAction".to_owned(),
+            },
+        ),
+    ];
+    for (status, code_, message, expected) in cases {
+        let kind = session_kind(*status, code_, message);
+        // A mock answer carries no Date header: the skew is unknown.
+        assert_eq!(kind.as_ref(), Some(expected), "{code_}: {message}");
+    }
+    // What the kinds mean for the code: unused when AWS refused first.
+    assert!(InvalidKey.code_unused() && Throttled.code_unused());
+    assert!(!WrongCode.code_unused() && !Denied.code_unused());
+    assert!(SignatureMismatch.key_refused() && !Throttled.key_refused());
+}
+
 #[test]
 fn success_gives_the_session() {
     let rule = session_rule(200, SESSION_BODY.to_owned());
