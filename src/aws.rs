@@ -21,8 +21,13 @@ use jiff::Timestamp;
 
 use crate::error::Failure;
 use crate::input::MfaCode;
-use crate::profile::{LongTermKey, Profile};
+use crate::profile::LongTermKey;
 use crate::session::Session;
+
+pub use crate::connection::Connection;
+#[cfg(test)]
+use crate::connection::DEFAULT_TIMEOUT;
+pub use crate::limits::CHAINING_HINT;
 
 mod error;
 
@@ -30,112 +35,6 @@ pub use error::{AwsError, clock_hint_for};
 use error::{Classified, Op};
 
 type HttpResponse = aws_smithy_runtime_api::http::Response;
-
-/// How long one AWS operation may take, retries included, unless
-/// `MFA_SESSION_TIMEOUT` says otherwise. STS answers in well under a second;
-/// this bound only matters when the network is broken.
-const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
-
-/// Where and how to reach AWS.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Connection {
-    pub region: String,
-    pub sts_endpoint: Option<String>,
-    pub iam_endpoint: Option<String>,
-    pub timeout: Duration,
-    /// Where each came from: a variable's name, `FILE:LINE`, or `default`.
-    pub region_from: String,
-    pub sts_endpoint_from: String,
-    pub iam_endpoint_from: String,
-}
-
-impl Connection {
-    /// Everything comes from the environment and the one requested profile,
-    /// in the order the AWS SDKs document:
-    /// - region: `AWS_REGION`, `AWS_DEFAULT_REGION`, the profile's `region`,
-    ///   else us-east-1;
-    /// - endpoints: none at all when `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS` or
-    ///   the profile's `ignore_configured_endpoint_urls` is true; else
-    ///   `AWS_ENDPOINT_URL_STS` / `_IAM`, `AWS_ENDPOINT_URL`, the service's
-    ///   `endpoint_url` in the profile's `services` section, the profile's
-    ///   `endpoint_url`, else AWS's own.
-    pub fn resolve(profile: &Profile) -> Result<Connection> {
-        let from_env = |name: &str| -> Result<Option<(String, String)>> {
-            Ok(env(name)?.map(|v| (v, name.to_owned())))
-        };
-        let from_profile = |setting: Option<&crate::profile::Setting>| {
-            setting
-                .filter(|s| !s.value.trim().is_empty())
-                .map(|s| (s.value.trim().to_owned(), s.place()))
-        };
-        let (region, region_from) = match from_env("AWS_REGION")? {
-            Some(found) => found,
-            None => from_env("AWS_DEFAULT_REGION")?
-                .or_else(|| from_profile(profile.get("region")))
-                .unwrap_or_else(|| ("us-east-1".to_owned(), "default".to_owned())),
-        };
-        let ignore_endpoints = env("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")?
-            .or_else(|| {
-                profile
-                    .value("ignore_configured_endpoint_urls")
-                    .map(str::to_owned)
-            })
-            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
-        let endpoint = |service: &str, service_var: &str| -> Result<(Option<String>, String)> {
-            if ignore_endpoints {
-                return Ok((None, "default (configured endpoints ignored)".to_owned()));
-            }
-            let found = match from_env(service_var)? {
-                Some(found) => Some(found),
-                None => from_env("AWS_ENDPOINT_URL")?
-                    .or_else(|| from_profile(profile.service_setting(service, "endpoint_url")))
-                    .or_else(|| from_profile(profile.get("endpoint_url"))),
-            };
-            Ok(match found {
-                Some((url, from)) => (Some(url), from),
-                None => (None, "default".to_owned()),
-            })
-        };
-        let timeout = match env("MFA_SESSION_TIMEOUT")? {
-            None => DEFAULT_TIMEOUT,
-            Some(text) => {
-                let t = crate::input::parse_duration(&text).map_err(|e| {
-                    Failure::usage(format!("MFA_SESSION_TIMEOUT: {e}"))
-                        .hint("set it to a number of seconds, such as 20")
-                })?;
-                if t.is_zero() {
-                    return Err(Failure::usage("MFA_SESSION_TIMEOUT must be more than 0").into());
-                }
-                t
-            }
-        };
-        let (sts_endpoint, sts_endpoint_from) = endpoint("sts", "AWS_ENDPOINT_URL_STS")?;
-        let (iam_endpoint, iam_endpoint_from) = endpoint("iam", "AWS_ENDPOINT_URL_IAM")?;
-        Ok(Connection {
-            region,
-            sts_endpoint,
-            iam_endpoint,
-            timeout,
-            region_from,
-            sts_endpoint_from,
-            iam_endpoint_from,
-        })
-    }
-}
-
-/// An environment variable: `None` when unset or blank, an error when it is
-/// not UTF-8 (ignoring it could send requests somewhere the user did not mean).
-fn env(name: &str) -> Result<Option<String>> {
-    match std::env::var(name) {
-        Ok(value) if !value.trim().is_empty() => Ok(Some(value)),
-        Ok(_) | Err(std::env::VarError::NotPresent) => Ok(None),
-        Err(std::env::VarError::NotUnicode(_)) => {
-            Err(Failure::new(format!("{name} is not valid UTF-8"))
-                .hint(format!("set {name} to plain text, or unset it"))
-                .into())
-        }
-    }
-}
 
 /// An MFA device that can sign in through the API.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -232,12 +131,6 @@ pub struct RoleSession {
     pub session: Session,
     pub assumed_role_arn: String,
 }
-
-/// AWS's limit on a role session obtained with temporary credentials.
-pub const ROLE_CHAINING_LIMIT: Duration = Duration::from_secs(3600);
-
-/// What to do about the 1-hour limit on role chaining.
-pub const CHAINING_HINT: &str = "ask for 1 hour or less (-d 1h, or duration_seconds = 3600 in the profile), or use --direct to assume the role with an MFA code from the long-term key, where the role's own maximum applies";
 
 impl Aws {
     /// Clients built only from what mfa-session resolved itself. The

@@ -127,7 +127,7 @@ fn check_expiration(text: &str, written: SystemTime) -> Result<Timestamp, String
     })?;
     let written = Timestamp::try_from(written)
         .map_err(|e| format!("it was written at a time out of range: {e}"))?;
-    let longest = jiff::SignedDuration::from_secs(crate::input::MAX_DURATION.as_secs() as i64);
+    let longest = jiff::SignedDuration::from_secs(crate::limits::MAX_SESSION.as_secs() as i64);
     let latest = written.checked_add(longest).unwrap_or(Timestamp::MAX);
     if expiration > latest {
         return Err(format!(

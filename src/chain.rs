@@ -16,6 +16,7 @@ use std::time::Duration;
 use anyhow::Result;
 
 use crate::error::Failure;
+use crate::origin::Sourced;
 use crate::profile::{LongTermKey, Profile, ProfileSet};
 
 /// A resolved chain: the root profile with its key, and the roles on top of
@@ -35,12 +36,12 @@ pub struct RoleHop {
     pub session_name: Option<String>,
     pub external_id: Option<String>,
     /// `duration_seconds`, and where it was set.
-    pub duration: Option<(Duration, String)>,
+    pub duration: Option<Sourced<Duration>>,
     /// The role profile's `mfa_serial`, used for the MFA session when the
     /// root profile names none.
-    pub mfa_serial: Option<(String, String)>,
+    pub mfa_serial: Option<Sourced<String>>,
     /// The role profile's `mfa_process` and where it was set.
-    pub mfa_process: Option<(String, String)>,
+    pub mfa_process: Option<Sourced<String>>,
 }
 
 impl Chain {
@@ -150,16 +151,20 @@ fn hop(profile: &Profile, role_arn: String) -> Result<RoleHop> {
                     setting.place()
                 ))
             })?;
-            Some((Duration::from_secs(seconds), setting.place()))
+            Some(Sourced::new(Duration::from_secs(seconds), setting.origin()))
         }
     };
     let mfa_serial = profile
         .get("mfa_serial")
         .filter(|s| !s.value.trim().is_empty())
-        .map(|s| (s.value.trim().to_owned(), s.place()));
-    if let Some((serial, at)) = &mfa_serial {
-        crate::input::check_serial(serial)
-            .map_err(|e| e.context(format!("mfa_serial of profile '{name}' ({at})")))?;
+        .map(|s| Sourced::new(s.value.trim().to_owned(), s.origin()));
+    if let Some(serial) = &mfa_serial {
+        crate::input::check_serial(&serial.value).map_err(|e| {
+            e.context(format!(
+                "mfa_serial of profile '{name}' ({})",
+                serial.origin
+            ))
+        })?;
     }
     if !role_arn.starts_with("arn:") || !role_arn.contains(":role/") {
         let at = profile
@@ -196,7 +201,7 @@ fn hop(profile: &Profile, role_arn: String) -> Result<RoleHop> {
         mfa_process: profile
             .get("mfa_process")
             .filter(|s| !s.value.trim().is_empty())
-            .map(|s| (s.value.trim().to_owned(), s.place())),
+            .map(|s| Sourced::new(s.value.trim().to_owned(), s.origin())),
     })
 }
 
@@ -257,8 +262,14 @@ mod tests {
         let prod = &chain.roles[1];
         assert_eq!(prod.session_name.as_deref(), Some("alice"));
         assert_eq!(prod.external_id.as_deref(), Some("x-1"));
-        assert_eq!(prod.duration.as_ref().unwrap().0, Duration::from_secs(900));
-        assert_eq!(prod.mfa_serial.as_ref().unwrap().0, "arn:aws:iam::1:mfa/a");
+        assert_eq!(
+            prod.duration.as_ref().unwrap().value,
+            Duration::from_secs(900)
+        );
+        assert_eq!(
+            prod.mfa_serial.as_ref().unwrap().value,
+            "arn:aws:iam::1:mfa/a"
+        );
         assert_eq!(chain.requested(), "prod");
     }
 

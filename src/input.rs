@@ -119,14 +119,9 @@ pub fn sort_positionals(args: &[String]) -> Result<Positionals> {
     }
 }
 
-/// The shortest and longest session GetSessionToken grants an IAM user.
-pub const MIN_DURATION: Duration = Duration::from_secs(15 * 60);
-pub const MAX_DURATION: Duration = Duration::from_secs(36 * 60 * 60);
-pub const DEFAULT_DURATION: Duration = Duration::from_secs(12 * 60 * 60);
-
 /// Parses a duration: plain seconds (`3600`), or numbers with units `s`, `m`,
 /// `h`, `d`, optionally combined (`90m`, `12h`, `1h30m`). Range is not checked
-/// here; see [`check_session_duration`].
+/// here; see [`crate::limits::check_session_duration`].
 pub fn parse_duration(text: &str) -> Result<Duration> {
     let text = text.trim();
     if text.is_empty() {
@@ -169,17 +164,6 @@ pub fn parse_duration(text: &str) -> Result<Duration> {
         );
     }
     Ok(Duration::from_secs(total))
-}
-
-/// Checks that a session duration is one GetSessionToken accepts.
-pub fn check_session_duration(duration: Duration) -> Result<Duration> {
-    if duration < MIN_DURATION || duration > MAX_DURATION {
-        bail!(
-            "a session lasts from 15m to 36h (900 to 129600 seconds), not {}",
-            format_duration(duration)
-        );
-    }
-    Ok(duration)
 }
 
 /// A short human form: `12h`, `1h30m`, `45m`, `20s`.
@@ -254,7 +238,7 @@ mod tests {
             let d = parse_duration(&format!("{h}h{m}m{s}s")).unwrap();
             prop_assert_eq!(d.as_secs(), h * 3600 + m * 60 + s);
             prop_assert_eq!(
-                check_session_duration(d).is_ok(),
+                crate::limits::check_session_duration(d).is_ok(),
                 (900..=129_600).contains(&d.as_secs())
             );
         }
@@ -365,13 +349,14 @@ mod tests {
 
     #[test]
     fn duration_range() {
-        let check = |s: u64| check_session_duration(Duration::from_secs(s)).is_ok();
+        let check = |s: u64| crate::limits::check_session_duration(Duration::from_secs(s)).is_ok();
         assert!(check(900));
         assert!(check(129600));
         assert!(!check(899));
         assert!(!check(129601));
         assert!(!check(0));
-        let err = check_session_duration(Duration::from_secs(37 * 3600)).unwrap_err();
+        let err =
+            crate::limits::check_session_duration(Duration::from_secs(37 * 3600)).unwrap_err();
         assert_eq!(
             err.to_string(),
             "a session lasts from 15m to 36h (900 to 129600 seconds), not 37h"

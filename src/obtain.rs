@@ -18,7 +18,8 @@ use crate::cache::{
 };
 use crate::error::{Failure, Tag};
 use crate::input::MfaCode;
-use crate::plan::{CachePolicy, CodeSource, Plan, RoleStep};
+use crate::origin::Origin;
+use crate::plan::{CacheUse, CodeSource, Plan, RoleStep};
 use crate::prompt;
 use crate::session::{self, Session, Surroundings};
 use crate::spent::SpentCode;
@@ -56,7 +57,7 @@ struct MfaLayer {
 }
 
 pub fn obtain(plan: Plan) -> Result<Obtained> {
-    let cache = open_cache(plan.cache.enabled);
+    let cache = open_cache(plan.cache.enabled());
     let now = Timestamp::now();
     let policy = plan.cache;
     let wait = crate::lock::timeout()?;
@@ -162,13 +163,13 @@ const FRESH_MIN_SECONDS: i64 = 60;
 
 fn cached_top_role(plan: &Plan, cache: &SessionCache, hit: CachedRole) -> Obtained {
     let mfa_expiration = (!plan.direct)
-        .then_some(plan.mfa.serial.as_ref())
+        .then_some(plan.mfa.serial())
         .flatten()
         .and_then(|serial| cache.session(&plan.mfa.owner, serial))
         .map(|c| c.session.expiration);
     Obtained {
         profile: plan.profile.clone(),
-        serial: plan.mfa.serial.clone(),
+        serial: plan.mfa.serial().cloned(),
         user_name: None,
         session: hit.session,
         reused: true,
@@ -258,12 +259,12 @@ fn usable_role(
     cache: &SessionCache,
     owner: &RoleOwner,
     explicit_seconds: Option<u64>,
-    policy: CachePolicy,
+    policy: CacheUse,
     now: Timestamp,
     seen: Option<Option<Stamp>>,
 ) -> Option<CachedRole> {
     let fresh = seen.is_some_and(|seen| cache.role_stamp(owner) != seen);
-    if policy.force && !fresh {
+    if policy.refresh() && !fresh {
         return None;
     }
     cache
@@ -283,10 +284,11 @@ fn usable_role(
 /// or by default 15 minutes, but at most half of what the session was asked
 /// for: a 15-minute role session would otherwise never be reused, and a
 /// credentials server would assume the role for every request.
-fn least_left(policy: CachePolicy, requested_seconds: Option<u64>) -> i64 {
-    let least = policy.min_remaining.as_secs() as i64;
+fn least_left(policy: CacheUse, requested_seconds: Option<u64>) -> i64 {
+    let (least, explicit) = policy.min_remaining();
+    let least = least.as_secs() as i64;
     match requested_seconds {
-        Some(asked) if !policy.min_remaining_explicit => least.min(asked as i64 / 2),
+        Some(asked) if !explicit => least.min(asked as i64 / 2),
         _ => least,
     }
 }
@@ -310,7 +312,7 @@ fn role_owner(plan: &Plan, index: usize) -> RoleOwner {
             })
             .collect(),
         direct: plan.direct,
-        device: plan.mfa.serial.clone(),
+        device: plan.mfa.serial().cloned(),
     }
 }
 
@@ -370,13 +372,13 @@ fn look_mfa(run: &Run, seen: Option<Option<Stamp>>) -> MfaLook {
     let plan = run.plan;
     let step = &plan.mfa;
     let owner = &step.owner;
-    let remembered = match (&step.serial, run.cache) {
+    let remembered = match (step.serial(), run.cache) {
         (None, Some(cache)) => cache.device(owner),
         _ => None,
     };
     let serial = step
-        .serial
-        .clone()
+        .serial()
+        .cloned()
         .or_else(|| remembered.as_ref().map(|d| d.serial.clone()));
     let (Some(cache), Some(known)) = (run.cache, &serial) else {
         return MfaLook {
@@ -396,7 +398,7 @@ fn look_mfa(run: &Run, seen: Option<Option<Stamp>>) -> MfaLook {
         }
         None => (false, None),
     };
-    let hit = (fresh || !plan.cache.force)
+    let hit = (fresh || !plan.cache.refresh())
         .then(|| cache.session(owner, known))
         .flatten()
         // An explicit --duration is a request for that session, not for any.
@@ -518,7 +520,7 @@ fn direct_role(run: &Run) -> Result<(MfaLayer, RoleSession)> {
     let step = &plan.roles[0];
     let owner = &plan.mfa.owner;
     let root = &plan.chain.root.name;
-    let remembered = || match (&plan.mfa.serial, run.cache) {
+    let remembered = || match (plan.mfa.serial(), run.cache) {
         (None, Some(cache)) => cache.device(owner),
         _ => None,
     };
@@ -548,8 +550,8 @@ fn direct_role(run: &Run) -> Result<(MfaLayer, RoleSession)> {
         let device = remembered();
         let serial = plan
             .mfa
-            .serial
-            .clone()
+            .serial()
+            .cloned()
             .or_else(|| device.as_ref().map(|d| d.serial.clone()))
             .unwrap_or_default();
         let user = device.and_then(|d| d.user_name);
@@ -566,7 +568,7 @@ fn direct_role(run: &Run) -> Result<(MfaLayer, RoleSession)> {
     if let Some(hit) = look(Some(run.seen_roles[0])) {
         return Ok(cached(hit));
     }
-    let (serial, user_name) = match (&plan.mfa.serial, remembered()) {
+    let (serial, user_name) = match (plan.mfa.serial(), remembered()) {
         (Some(serial), _) => (serial.clone(), None),
         (None, Some(device)) => (device.serial, device.user_name),
         (None, None) => {
@@ -595,7 +597,12 @@ fn direct_role(run: &Run) -> Result<(MfaLayer, RoleSession)> {
 fn code(run: &Run, serial: &str) -> Result<MfaCode> {
     match &run.plan.code {
         CodeSource::Given(code) => Ok(code.clone()),
-        CodeSource::Command { command, from } => {
+        CodeSource::Command(command) => {
+            let from = match &command.origin {
+                Origin::Flag(flag) => (*flag).to_owned(),
+                origin => format!("mfa_process at {origin}"),
+            };
+            let command = &command.value;
             // A key to touch, perhaps: said on the desktop too, if the
             // command keeps the user waiting.
             let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -611,7 +618,7 @@ fn code(run: &Run, serial: &str) -> Result<MfaCode> {
                 }
             });
             let code =
-                crate::code_command::code_from(command, from, crate::code_command::timeout()?);
+                crate::code_command::code_from(command, &from, crate::code_command::timeout()?);
             done.store(true, std::sync::atomic::Ordering::Relaxed);
             code
         }
@@ -788,11 +795,9 @@ mod tests {
 
     #[test]
     fn the_default_reuse_limit_gives_way_for_short_sessions() {
-        let policy = |explicit| CachePolicy {
-            enabled: true,
-            force: false,
-            min_remaining: crate::plan::DEFAULT_MIN_REMAINING,
-            min_remaining_explicit: explicit,
+        let policy = |explicit| CacheUse::Reuse {
+            min_remaining: crate::limits::DEFAULT_MIN_REMAINING,
+            explicit,
         };
         // A 15-minute role session is reused while half of it is left...
         assert_eq!(least_left(policy(false), Some(900)), 450);

@@ -9,36 +9,16 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
-use crate::aws::{CHAINING_HINT, Connection, ROLE_CHAINING_LIMIT};
 use crate::cache::Owner;
 use crate::chain::{Chain, RoleHop};
-use crate::cli::SessionArgs;
+use crate::connection::Connection;
 use crate::error::Failure;
 use crate::input::{self, MfaCode};
+use crate::limits::{self, CHAINING_HINT};
+use crate::origin::{Origin, Sourced};
 use crate::profile::{Profile, ProfileFiles, ProfileSet};
+pub use crate::request::{CacheUse, Request};
 use crate::session::{PROFILE_VARIABLES, REGION_VARIABLES, Surroundings};
-
-/// A cached session is reused while it has more than this left, unless
-/// `--min-remaining` says otherwise.
-pub const DEFAULT_MIN_REMAINING: Duration = Duration::from_secs(15 * 60);
-
-/// The longest role session AWS grants at all.
-const ROLE_MAX: Duration = Duration::from_secs(12 * 3600);
-
-/// What the user asked for, checked, before any file is read.
-#[derive(Debug)]
-pub struct Request {
-    pub profile: String,
-    pub code: Option<MfaCode>,
-    /// `--code-command`.
-    pub code_command: Option<String>,
-    pub duration: Option<Duration>,
-    pub serial: Option<String>,
-    pub min_remaining: Duration,
-    pub direct: bool,
-    /// Where a code is asked for, when one is needed and none is given.
-    pub prompt: crate::dialog::PromptMode,
-}
 
 #[derive(Debug)]
 pub struct Plan {
@@ -49,7 +29,7 @@ pub struct Plan {
     /// The roles on top of the MFA session, from the root up.
     pub roles: Vec<RoleStep>,
     pub code: CodeSource,
-    pub cache: CachePolicy,
+    pub cache: CacheUse,
     /// `--direct`: the first role is assumed from the long-term key with an
     /// MFA code, and no MFA session is made.
     pub direct: bool,
@@ -57,14 +37,24 @@ pub struct Plan {
     pub surroundings: Surroundings,
 }
 
+impl MfaStep {
+    /// The named device's serial, without where it was named.
+    pub fn serial(&self) -> Option<&String> {
+        self.serial.as_ref().map(|s| &s.value)
+    }
+}
+
 /// The MFA session at the root of the chain.
 #[derive(Debug)]
 pub struct MfaStep {
     pub owner: Owner,
     pub connection: Connection,
-    /// The device when it is named (flag, or `mfa_serial` in the chain).
-    pub serial: Option<String>,
+    /// The device when it is named (flag, or `mfa_serial` in the chain),
+    /// and where.
+    pub serial: Option<Sourced<String>>,
     pub duration: Duration,
+    /// Where the duration came from.
+    pub duration_from: Origin,
     /// Whether `--duration` chose it: then only a session asked for with
     /// the same duration is reused.
     pub explicit_duration: bool,
@@ -76,6 +66,8 @@ pub struct RoleStep {
     /// `role_session_name`, else `mfa-session-<unix time>` at request time.
     pub session_name: Option<String>,
     pub duration: Duration,
+    /// Where the duration came from.
+    pub duration_from: Origin,
     pub explicit_duration: bool,
     pub connection: Connection,
 }
@@ -86,148 +78,20 @@ pub enum CodeSource {
     Given(MfaCode),
     /// A command's output: `--code-command`, or `mfa_process` (with where it
     /// was set).
-    Command {
-        command: String,
-        from: String,
-    },
+    Command(Sourced<String>),
     /// Asked for on the terminal.
     Prompt,
 }
 
-#[derive(Debug, Clone, Copy)]
-pub struct CachePolicy {
-    pub enabled: bool,
-    pub force: bool,
-    pub min_remaining: Duration,
-    /// Whether `--min-remaining` (or its variable) chose it: the default
-    /// gives way for sessions too short to ever meet it.
-    pub min_remaining_explicit: bool,
-}
-
-/// The arguments, checked.
-pub fn request(positionals: &[String], args: &SessionArgs) -> Result<Request> {
-    let sorted = input::sort_positionals(positionals)?;
-    let code = match (sorted.code.as_deref(), args.code.as_deref()) {
-        (Some(_), Some(_)) => {
-            return Err(Failure::usage(
-                "the MFA code is given twice (as an argument and with --code)",
-            )
-            .into());
-        }
-        (Some(code), None) | (None, Some(code)) => Some(MfaCode::parse(code)?),
-        (None, None) => None,
-    };
-    let profile = match (sorted.profile.as_deref(), args.profile.as_deref()) {
-        (Some(a), Some(b)) if a != b => {
-            return Err(Failure::usage(format!(
-                "two profiles given: '{a}' as an argument and '{b}' with --profile"
-            ))
-            .into());
-        }
-        (Some(name), _) | (None, Some(name)) => name.to_owned(),
-        (None, None) => default_profile()?,
-    };
-    if profile.trim().is_empty() {
-        return Err(Failure::usage("the profile name is empty").into());
-    }
-    let duration = args
-        .duration
-        .as_deref()
-        .map(|text| input::parse_duration(text).and_then(input::check_session_duration))
-        .transpose()
-        .map_err(|e| {
-            Failure::usage(format!("--duration: {e}"))
-                .hint("for example --duration 12h, 90m or 3600")
-        })?;
-    let min_remaining = match args.min_remaining.as_deref() {
-        None => DEFAULT_MIN_REMAINING,
-        Some(text) => input::parse_duration(text)
-            .and_then(|d| {
-                if d > input::MAX_DURATION {
-                    anyhow::bail!("'{}' is longer than any session (36h at most)", text.trim());
-                }
-                Ok(d)
-            })
-            .map_err(|e| {
-                Failure::usage(format!("--min-remaining: {e}"))
-                    .hint("for example --min-remaining 30m")
-            })?,
-    };
-    let serial = args
-        .serial_number
-        .as_deref()
-        .map(str::trim)
-        .map(str::to_owned);
-    if let Some(serial) = &serial {
-        input::check_serial(serial).map_err(|e| Failure::usage(format!("--serial-number: {e}")))?;
-    }
-    if code.is_some() && args.code_command.is_some() {
-        return Err(Failure::usage("the MFA code is given, and --code-command too").into());
-    }
-    let code_command = args
-        .code_command
-        .as_deref()
-        .map(str::trim)
-        .filter(|c| !c.is_empty())
-        .map(str::to_owned);
-    Ok(Request {
-        profile,
-        code,
-        code_command,
-        duration,
-        serial,
-        min_remaining,
-        direct: args.direct,
-        prompt: args.prompt.unwrap_or_default(),
-    })
-}
-
-/// The profile named by the environment, as the AWS CLI reads it:
-/// `AWS_DEFAULT_PROFILE` or `AWS_PROFILE`, else "default". When both are set
-/// and differ, the CLI quietly prefers the first and other SDKs the second:
-/// refused, naming both, rather than guessed.
-fn default_profile() -> Result<String> {
-    let read = |name: &str| -> Result<Option<String>> {
-        match std::env::var_os(name) {
-            None => Ok(None),
-            Some(value) if value.is_empty() => Ok(None),
-            Some(value) => value.into_string().map(Some).map_err(|_| {
-                Failure::usage(format!("{name} is not valid UTF-8"))
-                    .hint(format!("set {name} to a profile name, or name the profile: mfa-session CODE PROFILE"))
-                    .into()
-            }),
-        }
-    };
-    let (default_profile, profile) = (read("AWS_DEFAULT_PROFILE")?, read("AWS_PROFILE")?);
-    let env = |name: &str| match name {
-        "AWS_DEFAULT_PROFILE" => default_profile.clone(),
-        "AWS_PROFILE" => profile.clone(),
-        _ => None,
-    };
-    crate::profile::location::profile_name(&env).map_err(|(a, b)| {
-        Failure::usage(format!(
-            "AWS_DEFAULT_PROFILE ('{a}') and AWS_PROFILE ('{b}') name different profiles"
-        ))
-        .hint("unset one of them, or name the profile: mfa-session CODE PROFILE")
-        .into()
-    })
-}
-
 /// The plan for `request`, from the profile files; no request is made.
-pub fn build(request: Request, args: &SessionArgs) -> Result<Plan> {
+pub fn build(request: Request) -> Result<Plan> {
     let files = ProfileFiles::locate()?;
     let set = ProfileSet::load(&files)?;
-    let cache = CachePolicy {
-        enabled: !args.no_cache,
-        force: args.force,
-        min_remaining: request.min_remaining,
-        min_remaining_explicit: args.min_remaining.is_some(),
-    };
-    plan(&set, request, cache)
+    plan(&set, request)
 }
 
 /// The plan for `request` from a set of profiles.
-pub fn plan(set: &ProfileSet, request: Request, cache: CachePolicy) -> Result<Plan> {
+pub fn plan(set: &ProfileSet, request: Request) -> Result<Plan> {
     let chain = crate::chain::resolve(set, &request.profile)?;
     let top = set.profile(&request.profile)?;
     let root_connection = Connection::resolve(&chain.root)?;
@@ -243,18 +107,17 @@ pub fn plan(set: &ProfileSet, request: Request, cache: CachePolicy) -> Result<Pl
 
     let is_role = !chain.roles.is_empty();
     let mfa_duration = match request.duration {
-        Some(d) if !is_role => d,
+        Some(d) if !is_role => Sourced::new(d, Origin::Flag("--duration")),
         _ => profile_duration(&chain.root)?,
     };
     let serial = match &request.serial {
-        Some(serial) => Some(serial.clone()),
+        Some(serial) => Some(Sourced::new(
+            serial.clone(),
+            Origin::Flag("--serial-number"),
+        )),
         None => match profile_serial(&chain.root)? {
             Some(serial) => Some(serial),
-            None => chain
-                .roles
-                .iter()
-                .rev()
-                .find_map(|r| r.mfa_serial.as_ref().map(|(s, _)| s.clone())),
+            None => chain.roles.iter().rev().find_map(|r| r.mfa_serial.clone()),
         },
     };
     let count = chain.roles.len();
@@ -262,33 +125,29 @@ pub fn plan(set: &ProfileSet, request: Request, cache: CachePolicy) -> Result<Pl
     for (index, hop) in chain.roles.iter().enumerate() {
         let top = index + 1 == count;
         let explicit = top && request.duration.is_some();
-        let (duration, said) = match (&hop.duration, request.duration) {
-            (_, Some(d)) if top => (d, "--duration".to_owned()),
-            (Some((d, at)), _) => (*d, format!("duration_seconds at {at}")),
-            (None, _) => (ROLE_CHAINING_LIMIT, "the default".to_owned()),
+        let (duration, from) = match (&hop.duration, request.duration) {
+            (_, Some(d)) if top => (d, Origin::Flag("--duration")),
+            (Some(d), _) => (d.value, d.origin.clone()),
+            (None, _) => (
+                limits::ROLE_CHAINING,
+                Origin::DefaultBecause("default for a role"),
+            ),
+        };
+        let said = match &from {
+            Origin::File { .. } => format!("duration_seconds at {from}"),
+            Origin::Flag(flag) => (*flag).to_owned(),
+            _ => "the default".to_owned(),
         };
         // With --direct the first role is assumed from the long-term key;
         // every other role is chained from temporary credentials.
         let chained = !(request.direct && index == 0);
-        let limit = if chained {
-            ROLE_CHAINING_LIMIT
-        } else {
-            ROLE_MAX
-        };
-        if duration > limit || duration < input::MIN_DURATION {
-            let why = if duration < input::MIN_DURATION {
-                "AWS grants a role session of 15 minutes at least".to_owned()
-            } else if chained {
-                "AWS allows at most 1 hour for a role assumed with temporary credentials (role chaining)".to_owned()
-            } else {
-                "AWS allows a role session of 12 hours at most".to_owned()
-            };
+        if let Some(why) = limits::role_duration_refusal(duration, chained) {
             let failure = Failure::new(format!(
                 "role profile '{}' asks for a {} session ({said}), but {why}",
                 hop.profile,
                 input::format_duration(duration)
             ));
-            let failure = if chained && duration > limit {
+            let failure = if chained && duration > limits::ROLE_CHAINING {
                 failure.hint(CHAINING_HINT)
             } else {
                 failure
@@ -299,6 +158,7 @@ pub fn plan(set: &ProfileSet, request: Request, cache: CachePolicy) -> Result<Pl
             hop: hop.clone(),
             session_name: hop.session_name.clone(),
             duration,
+            duration_from: from,
             explicit_duration: explicit,
             connection: role_connection.clone(),
         });
@@ -313,22 +173,18 @@ pub fn plan(set: &ProfileSet, request: Request, cache: CachePolicy) -> Result<Pl
     // requested profile down to the root), else the terminal.
     let code = match (request.code, request.code_command) {
         (Some(code), _) => CodeSource::Given(code),
-        (None, Some(command)) => CodeSource::Command {
-            command,
-            from: "--code-command".to_owned(),
-        },
+        (None, Some(command)) => {
+            CodeSource::Command(Sourced::new(command, Origin::Flag("--code-command")))
+        }
         (None, None) => {
             let from_roles = chain.roles.iter().rev().find_map(|r| r.mfa_process.clone());
             let from_root = chain
                 .root
                 .get("mfa_process")
                 .filter(|s| !s.value.trim().is_empty())
-                .map(|s| (s.value.trim().to_owned(), s.place()));
+                .map(|s| Sourced::new(s.value.trim().to_owned(), s.origin()));
             match from_roles.or(from_root) {
-                Some((command, at)) => CodeSource::Command {
-                    command,
-                    from: format!("mfa_process at {at}"),
-                },
+                Some(command) => CodeSource::Command(command),
                 None => CodeSource::Prompt,
             }
         }
@@ -339,13 +195,14 @@ pub fn plan(set: &ProfileSet, request: Request, cache: CachePolicy) -> Result<Pl
             owner,
             connection: root_connection,
             serial,
-            duration: mfa_duration,
+            duration: mfa_duration.value,
+            duration_from: mfa_duration.origin,
             explicit_duration: !is_role && request.duration.is_some(),
         },
         roles,
         chain,
         code,
-        cache,
+        cache: request.cache,
         direct: request.direct,
         prompt: request.prompt,
         surroundings,
@@ -377,9 +234,9 @@ fn surroundings(
 }
 
 /// The profile's `duration_seconds`, checked, else 12 hours.
-pub fn profile_duration(profile: &Profile) -> Result<Duration> {
+pub fn profile_duration(profile: &Profile) -> Result<Sourced<Duration>> {
     let Some(setting) = profile.get("duration_seconds") else {
-        return Ok(input::DEFAULT_DURATION);
+        return Ok(Sourced::new(limits::DEFAULT_SESSION, Origin::Default));
     };
     let seconds: u64 = setting.value.trim().parse().map_err(|_| {
         Failure::new(format!(
@@ -388,17 +245,19 @@ pub fn profile_duration(profile: &Profile) -> Result<Duration> {
             setting.place()
         ))
     })?;
-    input::check_session_duration(Duration::from_secs(seconds)).with_context(|| {
-        format!(
-            "duration_seconds of profile '{}' ({})",
-            profile.name,
-            setting.place()
-        )
-    })
+    let duration =
+        limits::check_session_duration(Duration::from_secs(seconds)).with_context(|| {
+            format!(
+                "duration_seconds of profile '{}' ({})",
+                profile.name,
+                setting.place()
+            )
+        })?;
+    Ok(Sourced::new(duration, setting.origin()))
 }
 
 /// The profile's `mfa_serial`, checked.
-pub fn profile_serial(profile: &Profile) -> Result<Option<String>> {
+pub fn profile_serial(profile: &Profile) -> Result<Option<Sourced<String>>> {
     let Some(setting) = profile.get("mfa_serial") else {
         return Ok(None);
     };
@@ -413,7 +272,7 @@ pub fn profile_serial(profile: &Profile) -> Result<Option<String>> {
             setting.place()
         )
     })?;
-    Ok(Some(serial.to_owned()))
+    Ok(Some(Sourced::new(serial.to_owned(), setting.origin())))
 }
 
 #[cfg(test)]
@@ -436,17 +295,14 @@ mod tests {
             code_command: None,
             duration: duration.map(Duration::from_secs),
             serial: None,
-            min_remaining: DEFAULT_MIN_REMAINING,
+            cache: CacheUse::Reuse {
+                min_remaining: crate::limits::DEFAULT_MIN_REMAINING,
+                explicit: false,
+            },
             direct,
             prompt: crate::dialog::PromptMode::Auto,
         };
-        let cache = CachePolicy {
-            enabled: true,
-            force: false,
-            min_remaining: DEFAULT_MIN_REMAINING,
-            min_remaining_explicit: false,
-        };
-        plan(&set, request, cache)
+        plan(&set, request)
     }
 
     fn seconds(plan: &Plan) -> (u64, Vec<u64>) {
@@ -473,7 +329,7 @@ mod tests {
         // The MFA session keeps the root's duration; ops 1h; prod its own.
         assert_eq!(seconds(&plan), (28800, vec![3600, 1800]));
         assert_eq!(
-            plan.mfa.serial.as_deref(),
+            plan.mfa.serial().map(String::as_str),
             Some("arn:aws:iam::1:mfa/from-ops")
         );
         // --duration is for the requested role only.

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::cli::CredentialProcessArgs;
 use crate::error::Failure;
+use crate::request::Request;
 
 pub fn run(args: &CredentialProcessArgs) -> Result<String> {
     let print = args.print;
@@ -27,7 +28,7 @@ pub fn run(args: &CredentialProcessArgs) -> Result<String> {
         .hint("this command is for credential_process in ~/.aws/config; --print prints it anyway")
         .into());
     }
-    let obtained = super::obtain(&[], &args.session).map_err(|err| {
+    let obtained = Request::read(&[], &args.session).and_then(super::obtain).map_err(|err| {
         if !Failure::is(&err, crate::error::Tag::NoTerminal) {
             return err;
         }

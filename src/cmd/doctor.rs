@@ -8,7 +8,7 @@ use anyhow::Result;
 use jiff::Timestamp;
 use serde::Serialize;
 
-use crate::aws::{Aws, Connection};
+use crate::aws::Aws;
 use crate::cache::SessionCache;
 use crate::cli::{DoctorArgs, SessionArgs};
 use crate::error::{Exit, Failure, Report};
@@ -106,13 +106,14 @@ fn checks(args: &DoctorArgs) -> Vec<Check> {
         profile: args.profile.clone(),
         ..Default::default()
     };
-    let name = match crate::plan::request(&[], &session_args) {
-        Ok(request) => request.profile,
+    let request = match crate::request::Request::read(&[], &session_args) {
+        Ok(request) => request,
         Err(err) => {
             checks.push(Check::failed("profile", &err));
             return checks;
         }
     };
+    let name = request.profile.clone();
 
     // The files, and the profile's long-term key.
     let set = ProfileFiles::locate().and_then(|files| {
@@ -135,14 +136,16 @@ fn checks(args: &DoctorArgs) -> Vec<Check> {
             files.config.display()
         ),
     ));
-    let chain = match crate::chain::resolve(&set, &name) {
-        Ok(chain) => chain,
+    // Planned as a run plans it: the same chain, key, device, connection.
+    let plan = match crate::plan::plan(&set, request) {
+        Ok(plan) => plan,
         Err(err) => {
             checks.push(Check::failed("long-term key", &err));
             checks.push(environment());
             return checks;
         }
     };
+    let chain = &plan.chain;
     let through = if chain.roles.is_empty() {
         String::new()
     } else {
@@ -160,9 +163,8 @@ fn checks(args: &DoctorArgs) -> Vec<Check> {
     checks.push(environment());
 
     // AWS: the clock and whose key it is, then the devices.
-    let connection = Connection::resolve(&chain.root).ok();
-    let aws = Connection::resolve(&chain.root)
-        .and_then(|connection| Aws::connect(&chain.root.name, (&chain.key).into(), &connection));
+    let connection = &plan.mfa.connection;
+    let aws = Aws::connect(&chain.root.name, (&chain.key).into(), connection);
     let identity = aws.and_then(|aws| aws.caller_identity().map(|id| (aws, id)));
     let (aws, (arn, server)) = match identity {
         Ok(found) => found,
@@ -188,9 +190,7 @@ fn checks(args: &DoctorArgs) -> Vec<Check> {
         Mark::Ok,
         format!("it belongs to {}", arn.escape_debug()),
     ));
-    if let Some(connection) = &connection {
-        checks.push(key_age(&chain, connection));
-    }
+    checks.push(key_age(&plan));
     checks.push(match aws.mfa_devices() {
         Err(err) => Check::failed("MFA devices", &err),
         Ok(devices) if devices.is_empty() => Check::new(
@@ -204,8 +204,7 @@ fn checks(args: &DoctorArgs) -> Vec<Check> {
         )),
         Ok(devices) => {
             let serials: Vec<&str> = devices.iter().map(|d| d.serial.as_str()).collect();
-            let named = crate::plan::profile_serial(&chain.root).ok().flatten();
-            match named {
+            match plan.mfa.serial() {
                 Some(serial) if !serials.contains(&serial.as_str()) => Check::new(
                     "MFA devices",
                     Mark::Fail,
@@ -224,19 +223,14 @@ fn checks(args: &DoctorArgs) -> Vec<Check> {
 }
 
 /// How old the key is, asked with the cached MFA session (if any).
-fn key_age(chain: &crate::chain::Chain, connection: &Connection) -> Check {
-    let owner = crate::cache::Owner {
-        profile: chain.root.name.clone(),
-        access_key_id: chain.key.access_key_id.clone(),
-        endpoint: connection.sts_endpoint.clone().unwrap_or_default(),
-    };
-    let serial = crate::plan::profile_serial(&chain.root).ok().flatten();
+fn key_age(plan: &crate::plan::Plan) -> Check {
+    let chain = &plan.chain;
     match crate::key_age::of(
         &chain.root.name,
         &chain.key,
-        &owner,
-        serial.as_deref(),
-        connection,
+        &plan.mfa.owner,
+        plan.mfa.serial().map(String::as_str),
+        &plan.mfa.connection,
     ) {
         Err(err) => Check::new("key age", Mark::Skip, crate::error::Report::new(&err).line),
         Ok(age @ crate::key_age::KeyAge::Unknown) => {

@@ -16,8 +16,8 @@ use anyhow::{Result, bail};
 use qrcode::QrCode;
 use qrcode::render::unicode::Dense1x2;
 
-use crate::aws::{Aws, Connection, user_name_from_arn};
-use crate::cache::{Owner, RememberedDevice, SessionCache};
+use crate::aws::{Aws, user_name_from_arn};
+use crate::cache::{RememberedDevice, SessionCache};
 use crate::cli::{EnrollArgs, SessionArgs};
 use crate::error::Failure;
 use crate::input::MfaCode;
@@ -29,7 +29,7 @@ pub fn run(args: &EnrollArgs) -> Result<String> {
         profile: args.profile.clone(),
         ..Default::default()
     };
-    let profile = crate::plan::request(&[], &session_args)?.profile;
+    let request = crate::request::Request::read(&[], &session_args)?;
     if let Some(name) = &args.name {
         crate::cmd::enroll::check_device_name(name)
             .map_err(|e| Failure::usage(format!("--name: {e}")))?;
@@ -68,10 +68,11 @@ pub fn run(args: &EnrollArgs) -> Result<String> {
     }
     let files = ProfileFiles::locate()?;
     let set = ProfileSet::load(&files)?;
-    let chain = crate::chain::resolve(&set, &profile)?;
+    // Planned as a run plans it: the root, its key, connection and owner.
+    let plan = crate::plan::plan(&set, request)?;
+    let chain = &plan.chain;
     let root = &chain.root.name;
-    let connection = Connection::resolve(&chain.root)?;
-    let aws = Aws::connect(root, (&chain.key).into(), &connection)?;
+    let aws = Aws::connect(root, (&chain.key).into(), &plan.mfa.connection)?;
 
     let (arn, _) = aws.caller_identity()?;
     let Some(user) = user_name_from_arn(&arn).map(str::to_owned) else {
@@ -124,17 +125,13 @@ pub fn run(args: &EnrollArgs) -> Result<String> {
         .root
         .get("mfa_serial")
         .filter(|s| s.file == files.credentials && s.value.trim() != device.serial);
-    let owner = Owner {
-        profile: root.clone(),
-        access_key_id: chain.key.access_key_id.clone(),
-        endpoint: connection.sts_endpoint.clone().unwrap_or_default(),
-    };
+    let owner = &plan.mfa.owner;
     if let Ok(cache) = SessionCache::locate() {
         let remembered = RememberedDevice {
             serial: device.serial.clone(),
             user_name: Some(user.clone()),
         };
-        let _ = cache.remember_device(&owner, &remembered);
+        let _ = cache.remember_device(owner, &remembered);
     }
     crate::say(&format!("enabled {} for user {user}", device.serial));
     match written {
@@ -155,7 +152,7 @@ pub fn run(args: &EnrollArgs) -> Result<String> {
     }
     crate::say(&format!(
         "get your first session with the next code (AWS refuses a code used twice): eval \"$(mfa-session {})\"",
-        crate::shell::command_word(&profile)
+        crate::shell::command_word(&plan.profile)
     ));
     Ok(String::new())
 }

@@ -17,6 +17,7 @@ use anyhow::Result;
 use crate::cli::ExecArgs;
 use crate::error::{Exit, Failure};
 use crate::obtain::announce;
+use crate::request::Request;
 use crate::shell::Op;
 
 pub fn run(args: &ExecArgs) -> Result<String> {
@@ -30,7 +31,7 @@ pub fn run(args: &ExecArgs) -> Result<String> {
     if args.server {
         return super::serve::exec(args, &path);
     }
-    let obtained = super::obtain(&args.target.positionals(), &args.session)?;
+    let obtained = super::obtain(Request::read(&args.target.positionals(), &args.session)?)?;
     if !args.session.quiet {
         announce(&obtained);
     }

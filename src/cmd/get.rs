@@ -13,7 +13,7 @@ use crate::cache::{SessionCache, WrittenSection};
 use crate::cli::GetArgs;
 use crate::error::Failure;
 use crate::obtain::announce;
-use crate::plan;
+use crate::request::Request;
 use crate::session;
 use crate::shell::Shell;
 
@@ -36,11 +36,11 @@ pub fn run(args: &GetArgs) -> Result<String> {
     }
     let mut positionals = super::positionals(&args.first, &args.second);
     positionals.extend(args.extra.iter().cloned());
+    let request = Request::read(&positionals, &args.session)?;
     if let Some(section) = &args.write_profile {
         // Checked before the first request: a refusal costs no code.
-        let profile = plan::request(&positionals, &args.session)?.profile;
-        crate::credentials_file::check_target(section, &profile)?;
-        let obtained = super::obtain(&positionals, &args.session)?;
+        crate::credentials_file::check_target(section, &request.profile)?;
+        let obtained = super::obtain(request)?;
         let path =
             crate::credentials_file::write_session(section, &obtained.profile, &obtained.session)?;
         {
@@ -69,19 +69,19 @@ pub fn run(args: &GetArgs) -> Result<String> {
         return Ok(String::new());
     }
     let on_terminal = !args.print && std::io::stdout().is_terminal();
-    if on_terminal && args.session.no_cache {
+    if on_terminal && !request.cache.enabled() {
         // The session could be neither shown nor kept: spend no code on it.
-        let profile = plan::request(&positionals, &args.session)?.profile;
+        let profile = &request.profile;
         return Err(Failure::new(format!(
             "not asking for a session for profile '{profile}': stdout is a terminal, where the secret key would stay on screen, and --no-cache keeps it nowhere"
         ))
         .hint(format!(
             "apply it with: {}; --print prints it anyway",
-            reapply(args, shell, &profile, true)
+            reapply(args, shell, profile, true)
         ))
         .into());
     }
-    let obtained = super::obtain(&positionals, &args.session)?;
+    let obtained = super::obtain(request)?;
     if on_terminal {
         return Err(Failure::new(format!(
             "the session for profile '{}' is cached, but not printed: stdout is a terminal, where the secret key would stay on screen",

@@ -31,7 +31,7 @@ fn profile_name(profile: &Option<String>) -> Result<String> {
         profile: profile.clone(),
         ..Default::default()
     };
-    Ok(crate::plan::request(&[], &args)?.profile)
+    Ok(crate::request::Request::read(&[], &args)?.profile)
 }
 
 fn kind_of(files: &ProfileFiles, path: &Path) -> FileKind {

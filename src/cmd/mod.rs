@@ -17,17 +17,15 @@ pub mod status;
 
 use anyhow::Result;
 
-use crate::cli::SessionArgs;
 use crate::obtain::Obtained;
+use crate::request::Request;
 
 /// CODE and PROFILE as given, in any order.
 pub fn positionals(first: &Option<String>, second: &Option<String>) -> Vec<String> {
     [first, second].into_iter().flatten().cloned().collect()
 }
 
-/// The session the arguments ask for: planned, then obtained.
-fn obtain(positionals: &[String], args: &SessionArgs) -> Result<Obtained> {
-    let request = crate::plan::request(positionals, args)?;
-    let plan = crate::plan::build(request, args)?;
-    crate::obtain::obtain(plan)
+/// The session a request asks for: planned, then obtained.
+fn obtain(request: Request) -> Result<Obtained> {
+    crate::obtain::obtain(crate::plan::build(request)?)
 }

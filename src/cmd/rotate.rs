@@ -25,8 +25,8 @@ const DEFAULT_WAIT: Duration = Duration::from_secs(60);
 
 pub fn run(args: &RotateArgs) -> Result<String> {
     let positionals = args.target.positionals();
-    let request = crate::plan::request(&positionals, &args.session)?;
-    let plan = crate::plan::build(request, &args.session)?;
+    let request = crate::request::Request::read(&positionals, &args.session)?;
+    let plan = crate::plan::build(request)?;
     let root = plan.chain.root.name.clone();
     if !plan.roles.is_empty() {
         return Err(Failure::usage(format!(

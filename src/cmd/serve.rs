@@ -18,6 +18,7 @@ use anyhow::Result;
 use crate::cli::{ExecArgs, ServeArgs, SessionArgs};
 use crate::error::Failure;
 use crate::obtain::{Obtained, announce};
+use crate::request::Request;
 use crate::server::{Endpoint, Served};
 use crate::shell::{Op, Script, Shell};
 
@@ -46,29 +47,32 @@ const TOKEN: &str = "AWS_CONTAINER_AUTHORIZATION_TOKEN";
 
 /// Where each answer comes from after the first.
 struct Source {
-    args: SessionArgs,
+    request: Request,
 }
 
 impl Source {
     /// The first session (with the code given, if any), and how to get the
     /// next ones: the same profile and options, no code (it was spent).
     fn start(positionals: &[String], args: &SessionArgs) -> Result<(Source, Obtained)> {
-        if args.no_cache {
+        let request = Request::read(positionals, args)?;
+        if !request.cache.enabled() {
             return Err(Failure::usage(
                 "--no-cache cannot serve: the endpoint renews role sessions from the cached MFA session",
             )
             .into());
         }
-        let obtained = super::obtain(positionals, args)?;
+        let obtained = super::obtain(request)?;
+        // The same profile and options; no code (it was spent), no --force.
         let mut later = args.clone();
         later.code = None;
         later.force = false;
         later.profile = Some(obtained.profile.clone());
-        Ok((Source { args: later }, obtained))
+        let later = Request::read(&[], &later)?;
+        Ok((Source { request: later }, obtained))
     }
 
     fn next(&self) -> Result<Served> {
-        Ok(served(super::obtain(&[], &self.args)?))
+        Ok(served(super::obtain(self.request.clone())?))
     }
 }
 

@@ -162,35 +162,26 @@ pub fn run(args: &StatusArgs) -> Result<String> {
 /// What `mfa-session CODE PROFILE` would use, planned exactly as a run
 /// plans it, without a request.
 fn profile_report(name: &str) -> Result<ProfileReport> {
-    let request = crate::plan::Request {
+    let request = crate::request::Request {
         profile: name.to_owned(),
         code: None,
         code_command: None,
         duration: None,
         serial: None,
-        min_remaining: crate::plan::DEFAULT_MIN_REMAINING,
+        cache: crate::request::CacheUse::Reuse {
+            min_remaining: crate::limits::DEFAULT_MIN_REMAINING,
+            explicit: false,
+        },
         direct: false,
         prompt: crate::dialog::PromptMode::Auto,
     };
-    let plan = crate::plan::build(request, &Default::default())?;
+    let plan = crate::plan::build(request)?;
     let root = &plan.chain.root;
     let serial = match &plan.mfa.serial {
-        Some(serial) => {
-            let named_in = std::iter::once(root.get("mfa_serial"))
-                .flatten()
-                .find(|s| s.value.trim() == serial)
-                .map(|s| s.place());
-            let from = named_in.or_else(|| {
-                plan.roles
-                    .iter()
-                    .rev()
-                    .find_map(|r| r.hop.mfa_serial.as_ref().map(|(_, at)| at.clone()))
-            });
-            Sourced {
-                value: Some(serial.clone()),
-                from: from.unwrap_or_default(),
-            }
-        }
+        Some(serial) => Sourced {
+            value: Some(serial.value.clone()),
+            from: serial.origin.to_string(),
+        },
         None => {
             let remembered = SessionCache::locate()
                 .ok()
@@ -207,9 +198,9 @@ fn profile_report(name: &str) -> Result<ProfileReport> {
             }
         }
     };
-    let endpoint = |url: &Option<String>, from: &str| Sourced {
+    let endpoint = |url: &Option<String>, from: &crate::origin::Origin| Sourced {
         value: url.clone(),
-        from: from.to_owned(),
+        from: from.to_string(),
     };
     // Region and STS endpoint of the requested profile; IAM (for listing
     // devices) is the root's.
@@ -217,21 +208,13 @@ fn profile_report(name: &str) -> Result<ProfileReport> {
         .roles
         .last()
         .map_or(&plan.mfa.connection, |r| &r.connection);
-    let duration = match plan.roles.last() {
-        Some(role) => Sourced {
-            value: Some(role.duration.as_secs().to_string()),
-            from: role
-                .hop
-                .duration
-                .as_ref()
-                .map_or_else(|| "default for a role".to_owned(), |(_, at)| at.clone()),
-        },
-        None => Sourced {
-            value: Some(plan.mfa.duration.as_secs().to_string()),
-            from: root
-                .get("duration_seconds")
-                .map_or_else(|| "default".to_owned(), |s| s.place()),
-        },
+    let (duration, duration_from) = match plan.roles.last() {
+        Some(role) => (role.duration, &role.duration_from),
+        None => (plan.mfa.duration, &plan.mfa.duration_from),
+    };
+    let duration = Sourced {
+        value: Some(duration.as_secs().to_string()),
+        from: duration_from.to_string(),
     };
     let age = crate::key_age::of(
         &root.name,
@@ -250,7 +233,7 @@ fn profile_report(name: &str) -> Result<ProfileReport> {
     Ok(ProfileReport {
         name: name.to_owned(),
         root: root.name.clone(),
-        key_from: plan.chain.key.origin.clone(),
+        key_from: plan.chain.key.origin.to_string(),
         key_age,
         key_age_days,
         key_old,
@@ -264,7 +247,7 @@ fn profile_report(name: &str) -> Result<ProfileReport> {
             .collect(),
         region: Sourced {
             value: Some(connection.region.clone()),
-            from: connection.region_from.clone(),
+            from: connection.region_from.to_string(),
         },
         sts_endpoint: endpoint(&connection.sts_endpoint, &connection.sts_endpoint_from),
         iam_endpoint: endpoint(

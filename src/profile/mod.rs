@@ -71,7 +71,14 @@ pub struct Setting {
 impl Setting {
     /// `FILE:LINE`, for messages.
     pub fn place(&self) -> String {
-        format!("{}:{}", self.file.display(), self.line)
+        self.origin().to_string()
+    }
+
+    pub fn origin(&self) -> crate::origin::Origin {
+        crate::origin::Origin::File {
+            path: self.file.clone(),
+            line: self.line,
+        }
     }
 }
 
@@ -128,7 +135,7 @@ pub struct LongTermKey {
     pub access_key_id: String,
     pub secret_access_key: String,
     /// Where the key id was found.
-    pub origin: String,
+    pub origin: crate::origin::Origin,
     /// Where the key lives, to write a new one to.
     pub store: KeyStore,
 }
@@ -371,7 +378,7 @@ impl Profile {
         Ok(LongTermKey {
             access_key_id,
             secret_access_key,
-            origin: id.place(),
+            origin: id.origin(),
             store: KeyStore::File(id.file.clone()),
         })
     }
@@ -380,7 +387,7 @@ impl Profile {
 /// The key pair of a profile marked `mfa_session_key = keyring`, from the
 /// keyring.
 fn keyring_key(name: &str, marker: &Setting, overridden: Option<&Setting>) -> Result<LongTermKey> {
-    use crate::key_store::{MARKER, MARKER_VALUE, store_name};
+    use crate::key_store::{MARKER, MARKER_VALUE};
     if let Some(file_key) = overridden
         && first_time(&file_key.file.join(name))
     {
@@ -399,7 +406,9 @@ fn keyring_key(name: &str, marker: &Setting, overridden: Option<&Setting>) -> Re
     Ok(LongTermKey {
         access_key_id,
         secret_access_key: secret.to_string(),
-        origin: format!("{} ({MARKER} at {})", store_name(), marker.place()),
+        origin: crate::origin::Origin::Keyring {
+            marker: Box::new(marker.origin()),
+        },
         store: KeyStore::Keyring,
     })
 }
@@ -909,7 +918,10 @@ mod tests {
         assert_eq!(a.value("region"), Some("r1"));
         let key = a.long_term_key().unwrap();
         assert_eq!(key.access_key_id, "AKIANEW");
-        assert_eq!(key.origin, format!("{}:2", f.files.credentials.display()));
+        assert_eq!(
+            key.origin.to_string(),
+            format!("{}:2", f.files.credentials.display())
+        );
         assert_eq!(format!("{key:?}"), "LongTermKey(AKIANEW, ****)");
         let load = |name| load_profile(&f.files, name).and_then(|p| p.long_term_key());
         assert!(failure(load("b")).starts_with("partial credentials: profile 'b'"));
