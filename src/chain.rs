@@ -17,7 +17,7 @@ use anyhow::Result;
 
 use crate::error::Failure;
 use crate::origin::Sourced;
-use crate::profile::{LongTermKey, Profile, ProfileSet};
+use crate::profile::{Key, LongTermKey, Profile, ProfileSet};
 
 /// A resolved chain: the root profile with its key, and the roles on top of
 /// it, from the first assumed with the root's session to the requested one.
@@ -62,7 +62,7 @@ pub fn resolve(set: &ProfileSet, requested: &str) -> Result<Chain> {
         let profile = set.profile(&name)?;
         let is_requested = visited.is_empty();
         visited.push(name.clone());
-        let role_arn = profile.value("role_arn").map(str::to_owned);
+        let role_arn = profile.value(Key::RoleArn).map(str::to_owned);
         // A source profile with static keys is a root, role or not.
         if !is_requested && profile.has_static_key() {
             let key = profile.static_key()?;
@@ -73,11 +73,11 @@ pub fn resolve(set: &ProfileSet, requested: &str) -> Result<Chain> {
             return Ok(finish(profile, key, roles));
         };
         if let Some((key, _, setting)) = [
-            ("credential_source", "", profile.get("credential_source")),
+            ("credential_source", "", profile.get(Key::CredentialSource)),
             (
                 "web_identity_token_file",
                 "",
-                profile.get("web_identity_token_file"),
+                profile.get(Key::WebIdentityTokenFile),
             ),
         ]
         .into_iter()
@@ -100,9 +100,9 @@ pub fn resolve(set: &ProfileSet, requested: &str) -> Result<Chain> {
             .hint("mfa-session needs an IAM user's long-term access key (AKIA...) at the root of the chain")
             .into());
         }
-        let Some(source) = profile.value("source_profile").map(str::to_owned) else {
+        let Some(source) = profile.value(Key::SourceProfile).map(str::to_owned) else {
             let at = profile
-                .get("role_arn")
+                .get(Key::RoleArn)
                 .map(|s| s.place())
                 .unwrap_or_default();
             return Err(Failure::new(format!(
@@ -142,7 +142,7 @@ fn finish(root: Profile, key: LongTermKey, mut roles: Vec<RoleHop>) -> Chain {
 
 fn hop(profile: &Profile, role_arn: String) -> Result<RoleHop> {
     let name = &profile.name;
-    let duration = match profile.get("duration_seconds") {
+    let duration = match profile.get(Key::DurationSeconds) {
         None => None,
         Some(setting) => {
             let seconds: u64 = setting.value.trim().parse().map_err(|_| {
@@ -154,10 +154,7 @@ fn hop(profile: &Profile, role_arn: String) -> Result<RoleHop> {
             Some(Sourced::new(Duration::from_secs(seconds), setting.origin()))
         }
     };
-    let mfa_serial = profile
-        .get("mfa_serial")
-        .filter(|s| !s.value.trim().is_empty())
-        .map(|s| Sourced::new(s.value.trim().to_owned(), s.origin()));
+    let mfa_serial = profile.sourced(Key::MfaSerial);
     if let Some(serial) = &mfa_serial {
         crate::input::check_serial(&serial.value).map_err(|e| {
             e.context(format!(
@@ -168,7 +165,7 @@ fn hop(profile: &Profile, role_arn: String) -> Result<RoleHop> {
     }
     if !role_arn.starts_with("arn:") || !role_arn.contains(":role/") {
         let at = profile
-            .get("role_arn")
+            .get(Key::RoleArn)
             .map(|s| s.place())
             .unwrap_or_default();
         return Err(Failure::new(format!(
@@ -177,11 +174,11 @@ fn hop(profile: &Profile, role_arn: String) -> Result<RoleHop> {
         .hint("it looks like arn:aws:iam::123456789012:role/NAME")
         .into());
     }
-    if let Some(session_name) = profile.value("role_session_name") {
+    if let Some(session_name) = profile.value(Key::RoleSessionName) {
         let good = crate::input::iam_name(session_name, crate::input::ROLE_SESSION_NAME);
         if !good {
             let at = profile
-                .get("role_session_name")
+                .get(Key::RoleSessionName)
                 .map(|s| s.place())
                 .unwrap_or_default();
             return Err(Failure::new(format!(
@@ -194,14 +191,11 @@ fn hop(profile: &Profile, role_arn: String) -> Result<RoleHop> {
     Ok(RoleHop {
         profile: name.clone(),
         role_arn,
-        session_name: profile.value("role_session_name").map(str::to_owned),
-        external_id: profile.value("external_id").map(str::to_owned),
+        session_name: profile.value(Key::RoleSessionName).map(str::to_owned),
+        external_id: profile.value(Key::ExternalId).map(str::to_owned),
         duration,
         mfa_serial,
-        mfa_process: profile
-            .get("mfa_process")
-            .filter(|s| !s.value.trim().is_empty())
-            .map(|s| Sourced::new(s.value.trim().to_owned(), s.origin())),
+        mfa_process: profile.sourced(Key::MfaProcess),
     })
 }
 

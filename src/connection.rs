@@ -9,7 +9,7 @@ use anyhow::Result;
 
 use crate::error::Failure;
 use crate::origin::Origin;
-use crate::profile::Profile;
+use crate::profile::{Key, Profile};
 
 /// How long one AWS operation may take, retries included, unless
 /// `MFA_SESSION_TIMEOUT` says otherwise. STS answers in well under a second;
@@ -51,13 +51,13 @@ impl Connection {
         let (region, region_from) = match from_env("AWS_REGION")? {
             Some(found) => found,
             None => from_env("AWS_DEFAULT_REGION")?
-                .or_else(|| from_profile(profile.get("region")))
+                .or_else(|| from_profile(profile.get(Key::Region)))
                 .unwrap_or_else(|| ("us-east-1".to_owned(), Origin::Default)),
         };
         let ignore_endpoints = env("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")?
             .or_else(|| {
                 profile
-                    .value("ignore_configured_endpoint_urls")
+                    .value(Key::IgnoreConfiguredEndpointUrls)
                     .map(str::to_owned)
             })
             .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
@@ -72,8 +72,8 @@ impl Connection {
                 let found = match from_env(service_var)? {
                     Some(found) => Some(found),
                     None => from_env("AWS_ENDPOINT_URL")?
-                        .or_else(|| from_profile(profile.service_setting(service, "endpoint_url")))
-                        .or_else(|| from_profile(profile.get("endpoint_url"))),
+                        .or_else(|| from_profile(profile.service_endpoint(service)))
+                        .or_else(|| from_profile(profile.get(Key::EndpointUrl))),
                 };
                 Ok(match found {
                     Some((url, from)) => (Some(url), from),

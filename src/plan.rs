@@ -16,7 +16,7 @@ use crate::error::Failure;
 use crate::input::{self, MfaCode};
 use crate::limits::{self, CHAINING_HINT};
 use crate::origin::{Origin, Sourced};
-use crate::profile::{Profile, ProfileFiles, ProfileSet};
+use crate::profile::{Key, Profile, ProfileFiles, ProfileSet};
 pub use crate::request::{CacheUse, Request};
 use crate::session::{PROFILE_VARIABLES, REGION_VARIABLES, Surroundings};
 
@@ -178,11 +178,7 @@ pub fn plan(set: &ProfileSet, request: Request) -> Result<Plan> {
         }
         (None, None) => {
             let from_roles = chain.roles.iter().rev().find_map(|r| r.mfa_process.clone());
-            let from_root = chain
-                .root
-                .get("mfa_process")
-                .filter(|s| !s.value.trim().is_empty())
-                .map(|s| Sourced::new(s.value.trim().to_owned(), s.origin()));
+            let from_root = chain.root.sourced(Key::MfaProcess);
             match from_roles.or(from_root) {
                 Some(command) => CodeSource::Command(command),
                 None => CodeSource::Prompt,
@@ -220,9 +216,9 @@ fn surroundings(
 ) -> Surroundings {
     let set = |name: &&str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
     let env_region = REGION_VARIABLES.iter().any(set);
-    let region = if top.value("region").is_some() || env_region {
+    let region = if top.value(Key::Region).is_some() || env_region {
         Some(connection.region.clone())
-    } else if root.value("region").is_some() {
+    } else if root.value(Key::Region).is_some() {
         Some(root_connection.region.clone())
     } else {
         None
@@ -235,7 +231,7 @@ fn surroundings(
 
 /// The profile's `duration_seconds`, checked, else 12 hours.
 pub fn profile_duration(profile: &Profile) -> Result<Sourced<Duration>> {
-    let Some(setting) = profile.get("duration_seconds") else {
+    let Some(setting) = profile.get(Key::DurationSeconds) else {
         return Ok(Sourced::new(limits::DEFAULT_SESSION, Origin::Default));
     };
     let seconds: u64 = setting.value.trim().parse().map_err(|_| {
@@ -258,7 +254,7 @@ pub fn profile_duration(profile: &Profile) -> Result<Sourced<Duration>> {
 
 /// The profile's `mfa_serial`, checked.
 pub fn profile_serial(profile: &Profile) -> Result<Option<Sourced<String>>> {
-    let Some(setting) = profile.get("mfa_serial") else {
+    let Some(setting) = profile.get(Key::MfaSerial) else {
         return Ok(None);
     };
     let serial = setting.value.trim();

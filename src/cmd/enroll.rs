@@ -21,7 +21,7 @@ use crate::cache::{RememberedDevice, SessionCache};
 use crate::cli::{EnrollArgs, SessionArgs};
 use crate::error::Failure;
 use crate::input::MfaCode;
-use crate::profile::{ProfileFiles, ProfileSet};
+use crate::profile::{Key, ProfileFiles, ProfileSet};
 
 pub fn run(args: &EnrollArgs) -> Result<String> {
     // Everything that can be checked is checked before the first request.
@@ -123,7 +123,7 @@ pub fn run(args: &EnrollArgs) -> Result<String> {
     // An mfa_serial in the credentials file wins over the config file's.
     let shadow = chain
         .root
-        .get("mfa_serial")
+        .get(Key::MfaSerial)
         .filter(|s| s.file == files.credentials && s.value.trim() != device.serial);
     let owner = &plan.mfa.owner;
     if let Ok(cache) = SessionCache::locate() {

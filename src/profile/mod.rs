@@ -207,24 +207,73 @@ const ONE_LINE: [&str; 14] = [
     "credential_process",
 ];
 
+/// The settings mfa-session reads from a profile, by name: code outside
+/// this module asks for them typed, never by string.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Key {
+    Region,
+    MfaSerial,
+    MfaProcess,
+    DurationSeconds,
+    RoleArn,
+    SourceProfile,
+    RoleSessionName,
+    ExternalId,
+    EndpointUrl,
+    IgnoreConfiguredEndpointUrls,
+    CredentialSource,
+    WebIdentityTokenFile,
+}
+
+impl Key {
+    /// The key as the files spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Key::Region => "region",
+            Key::MfaSerial => "mfa_serial",
+            Key::MfaProcess => "mfa_process",
+            Key::DurationSeconds => "duration_seconds",
+            Key::RoleArn => "role_arn",
+            Key::SourceProfile => "source_profile",
+            Key::RoleSessionName => "role_session_name",
+            Key::ExternalId => "external_id",
+            Key::EndpointUrl => "endpoint_url",
+            Key::IgnoreConfiguredEndpointUrls => "ignore_configured_endpoint_urls",
+            Key::CredentialSource => "credential_source",
+            Key::WebIdentityTokenFile => "web_identity_token_file",
+        }
+    }
+}
+
 impl Profile {
-    pub fn get(&self, key: &str) -> Option<&Setting> {
+    /// A setting, with where it was set.
+    pub fn get(&self, key: Key) -> Option<&Setting> {
+        self.setting(key.name())
+    }
+
+    fn setting(&self, key: &str) -> Option<&Setting> {
         self.settings.get(key)
     }
 
-    /// A setting of one service from the profile's `services` section, such
-    /// as `("sts", "endpoint_url")`.
-    pub fn service_setting(&self, service: &str, key: &str) -> Option<&Setting> {
+    /// The service's `endpoint_url` from the profile's `services` section.
+    pub fn service_endpoint(&self, service: &str) -> Option<&Setting> {
         self.services
-            .get(&format!("{service}.{key}"))
+            .get(&format!("{service}.endpoint_url"))
             .filter(|s| !s.value.trim().is_empty())
     }
 
     /// A setting's value with surrounding white space removed, if non-empty.
-    pub fn value(&self, key: &str) -> Option<&str> {
+    pub fn value(&self, key: Key) -> Option<&str> {
         self.get(key)
             .map(|s| s.value.trim())
             .filter(|v| !v.is_empty())
+    }
+
+    /// A non-empty setting's trimmed value with where it was set.
+    pub fn sourced(&self, key: Key) -> Option<crate::origin::Sourced<String>> {
+        self.get(key)
+            .filter(|s| !s.value.trim().is_empty())
+            .map(|s| crate::origin::Sourced::new(s.value.trim().to_owned(), s.origin()))
     }
 
     /// The IAM user's long-term key, as the AWS CLI would choose it for this
@@ -241,7 +290,7 @@ impl Profile {
         if let Some((key, how, setting)) = ELSEWHERE
             .iter()
             .filter(|(key, _)| !(process_loses && *key == "credential_process"))
-            .find_map(|(key, how)| self.get(key).map(|s| (key, how, s)))
+            .find_map(|(key, how)| self.setting(key).map(|s| (key, how, s)))
         {
             let left = if *key == "credential_process" && in_config.id.is_some() {
                 " (the AWS CLI runs it before it looks at the static key in the config file)"
@@ -273,7 +322,7 @@ impl Profile {
     /// Another value of the marker is refused.
     pub fn key_place(&self) -> Result<KeyPlace<'_>> {
         use crate::key_store::{MARKER, MARKER_VALUE};
-        let Some(marker) = self.get(MARKER) else {
+        let Some(marker) = self.setting(MARKER) else {
             return Ok(KeyPlace::Files);
         };
         let value = marker.value.trim();
@@ -298,7 +347,7 @@ impl Profile {
         ELSEWHERE
             .iter()
             .filter(|(key, _)| *key != "role_arn")
-            .find_map(|(key, how)| self.get(key).map(|s| (*key, *how, s)))
+            .find_map(|(key, how)| self.setting(key).map(|s| (*key, *how, s)))
     }
 
     /// The static key pair, whatever else the profile says: what a source
@@ -915,7 +964,7 @@ mod tests {
              [d]\naws_access_key_id = AKIA\naws_secret_access_key = s\naws_session_token = t\n",
         );
         let a = load_profile(&f.files, "a").unwrap();
-        assert_eq!(a.value("region"), Some("r1"));
+        assert_eq!(a.value(Key::Region), Some("r1"));
         let key = a.long_term_key().unwrap();
         assert_eq!(key.access_key_id, "AKIANEW");
         assert_eq!(
@@ -1078,16 +1127,20 @@ mod tests {
             "",
         );
         let p = load_profile(&f.files, "default").unwrap();
-        assert_eq!(p.value("region"), Some("a"));
+        assert_eq!(p.value(Key::Region), Some("a"));
         // The same value in both: no dispute either.
         let f = files("[profile default]\nregion = a\n[default]\nregion = a\n", "");
         assert_eq!(
-            load_profile(&f.files, "default").unwrap().value("region"),
+            load_profile(&f.files, "default")
+                .unwrap()
+                .value(Key::Region),
             Some("a")
         );
         let f = files("[default]\nregion = b\n", "");
         assert_eq!(
-            load_profile(&f.files, "default").unwrap().value("region"),
+            load_profile(&f.files, "default")
+                .unwrap()
+                .value(Key::Region),
             Some("b")
         );
     }
@@ -1100,8 +1153,8 @@ mod tests {
             "[ spaced ]\naws_access_key_id = A\n[profile cred]\n",
         );
         let load = |name| load_profile(&f.files, name);
-        assert_eq!(load("my work").unwrap().value("region"), Some("a"));
-        assert_eq!(load("x y").unwrap().value("region"), Some("b"));
+        assert_eq!(load("my work").unwrap().value(Key::Region), Some("a"));
+        assert_eq!(load("x y").unwrap().value(Key::Region), Some("b"));
         for (name, said, fix) in [
             (
                 "lenient",
@@ -1146,15 +1199,9 @@ mod tests {
             "",
         );
         let p = load_profile(&f.files, "w").unwrap();
-        assert_eq!(
-            p.service_setting("sts", "endpoint_url").unwrap().value,
-            "http://s"
-        );
-        assert_eq!(p.service_setting("sts", "endpoint_url").unwrap().line, 5);
-        assert_eq!(
-            p.service_setting("iam", "endpoint_url").unwrap().value,
-            "http://i"
-        );
+        assert_eq!(p.service_endpoint("sts").unwrap().value, "http://s");
+        assert_eq!(p.service_endpoint("sts").unwrap().line, 5);
+        assert_eq!(p.service_endpoint("iam").unwrap().value, "http://i");
         let err = failure(load_profile(&f.files, "v"));
         assert!(err.contains("names services 'nope' ("), "{err}");
         assert!(
@@ -1163,6 +1210,30 @@ mod tests {
         );
         let err = failure(load_profile(&f.files, "o"));
         assert!(err.starts_with("the header [ services odd ] ("), "{err}");
+    }
+
+    #[test]
+    fn every_typed_key_is_checked_as_a_key_this_tool_reads() {
+        use Key::*;
+        for key in [
+            Region,
+            MfaSerial,
+            MfaProcess,
+            DurationSeconds,
+            RoleArn,
+            SourceProfile,
+            RoleSessionName,
+            ExternalId,
+            EndpointUrl,
+            IgnoreConfiguredEndpointUrls,
+            CredentialSource,
+            WebIdentityTokenFile,
+        ] {
+            assert!(
+                ONE_LINE.contains(&key.name()) || USED.contains(&key.name()),
+                "{key:?}"
+            );
+        }
     }
 
     #[test]
