@@ -22,10 +22,15 @@ fn main() -> ExitCode {
             // except under an `init` function, which evaluates stdout.
             if called_by_init_function() {
                 let _ = write!(io::stderr(), "{}", err.render());
-            } else {
-                let _ = err.print();
+                return Exit::Success.into();
             }
-            return Exit::Success.into();
+            if io::IsTerminal::is_terminal(&io::stdout()) {
+                let _ = err.print();
+                return Exit::Success.into();
+            }
+            // Into a file or pipe, plain and written as any output is: a
+            // full disk fails, a closed pipe (`--help | head`) does not.
+            return print_output(&err.render().to_string());
         }
         Err(err) => {
             let (line, hint) = usage_error(&err);

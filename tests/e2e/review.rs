@@ -256,6 +256,31 @@ fn doctor_does_not_panic_on_a_full_or_closed_stdout() {
     assert!(!run.stderr.contains("panicked"), "{run:#?}");
 }
 
+#[test]
+fn help_into_a_full_disk_fails_and_into_a_pipe_is_plain() {
+    let sandbox = Sandbox::new(None);
+    for args in [&["--help"][..], &["--version"], &["keys", "--help"]] {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let output = sandbox
+            .command(args)
+            .stdout(Stdio::from(full))
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        let run = Run::from(output);
+        run.failure(1)
+            .stderr_has("cannot write to stdout: no space left on device");
+        // Into a pipe: the text, with no terminal colours in it.
+        let run = sandbox.run(args);
+        run.success();
+        assert!(run.stdout.contains("mfa-session"), "{run:#?}");
+        assert!(!run.stdout.contains('\u{1b}'), "{run:#?}");
+    }
+}
+
 /// 18.6: an explicit device is served only by a role session obtained with it.
 #[test]
 fn an_explicit_device_is_not_served_by_a_role_session_of_another() {
