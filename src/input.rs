@@ -17,9 +17,17 @@ pub struct MfaCode(String);
 
 impl MfaCode {
     /// Accepts exactly six ASCII digits, after trimming surrounding white space
-    /// (a code pasted from an authenticator app often carries a newline).
+    /// (a code pasted from an authenticator app often carries a newline) and
+    /// the spaces inside it (apps show `123 456`).
     pub fn parse(text: &str) -> Result<MfaCode> {
         let text = text.trim();
+        let joined: String;
+        let text = if text.contains(' ') && text.chars().all(|c| c == ' ' || c.is_numeric()) {
+            joined = text.chars().filter(|c| *c != ' ').collect();
+            joined.as_str()
+        } else {
+            text
+        };
         if text.is_empty() {
             return Err(Failure::usage("the MFA code is empty")
                 .hint("type the 6 digits your authenticator app shows")
@@ -68,7 +76,7 @@ impl fmt::Debug for MfaCode {
 /// name: made only of digits (any script's digits, so that a code typed with
 /// non-ASCII digits is reported as a bad code, not as a missing profile).
 pub fn looks_like_code(arg: &str) -> bool {
-    !arg.is_empty() && arg.chars().all(char::is_numeric)
+    arg.chars().any(char::is_numeric) && arg.chars().all(|c| c == ' ' || c.is_numeric())
 }
 
 /// The positionals, sorted into a code and a profile.
@@ -221,8 +229,11 @@ mod tests {
     proptest! {
         #[test]
         fn a_code_is_exactly_six_ascii_digits(text in "\\PC{0,10}|[0-9 ]{4,8}") {
+            // Six ASCII digits, spaces between them ignored.
             let trimmed = text.trim();
-            let valid = trimmed.len() == 6 && trimmed.bytes().all(|b| b.is_ascii_digit());
+            let digits = trimmed.bytes().filter(|b| *b != b' ');
+            let valid = trimmed.bytes().all(|b| b == b' ' || b.is_ascii_digit())
+                && digits.count() == 6;
             prop_assert_eq!(MfaCode::parse(&text).is_ok(), valid);
         }
 
@@ -271,6 +282,9 @@ mod tests {
     fn codes() {
         assert_eq!(MfaCode::parse("123456").unwrap().as_str(), "123456");
         assert_eq!(MfaCode::parse(" 012345\n").unwrap().as_str(), "012345");
+        // As authenticator apps show it.
+        assert_eq!(MfaCode::parse("123 456").unwrap().as_str(), "123456");
+        assert_eq!(MfaCode::parse(" 123 456 \n").unwrap().as_str(), "123456");
         for bad in [
             "",
             "   ",
@@ -279,6 +293,9 @@ mod tests {
             "12345a",
             "abcdef",
             "12 456",
+            "123 4567",
+            "123\t456",
+            "١٢٣ ٤٥٦",
             "١٢٣٤٥٦",
             "１２３４５６",
             "+12345",

@@ -374,3 +374,19 @@ fn credential_process_without_a_code_says_what_fits_its_line() {
             "hint: run `mfa-session work` once in a terminal: credential_process then uses the cached session; or set mfa_process",
         );
 }
+
+/// A code typed as authenticator apps show it, `123 456`, is the code.
+#[test]
+fn a_code_with_the_space_apps_show_is_taken() {
+    let moto = need!(moto());
+    let user = moto.user(1);
+    let sandbox = Sandbox::with_device(moto, &user, "work");
+    let run = sandbox.run(&["123 456", "work"]);
+    run.success();
+    assert!(run.stdout.contains("AWS_SESSION_TOKEN"), "{run:#?}");
+    // The same code without the space is the same code: refused as spent.
+    sandbox
+        .run(&["123456", "work", "--force"])
+        .failure(1)
+        .stderr_has("that code was used");
+}
