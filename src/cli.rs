@@ -32,7 +32,10 @@ Environment:
   MFA_SESSION_TIMEOUT         how long one AWS request may take (default 20s)
   MFA_SESSION_CACHE_DIR       where sessions are cached
   MFA_SESSION_MIN_REMAINING   as --min-remaining
-  MFA_SESSION_SHELL           as --shell";
+  MFA_SESSION_SHELL           as --shell
+  MFA_SESSION_PROMPT          as --prompt
+  MFA_SESSION_KEYRING_TIMEOUT how long the keyring may take (default 20s)
+  (README.md, Environment, lists them all)";
 
 /// Turn a long-term AWS access key and an MFA code into temporary credentials,
 /// printed as shell code to eval.
@@ -233,6 +236,7 @@ pub struct ExecArgs {
 #[command(
     after_help = "Examples:\n  mfa-session keys import work   # the key leaves ~/.aws/credentials\n  mfa-session keys export work   # and comes back"
 )]
+#[command(subcommand_required = true, arg_required_else_help = false)]
 pub struct KeysArgs {
     #[command(subcommand)]
     pub action: KeysAction,

@@ -107,6 +107,24 @@ fn load_from_store(profile: &str) -> Result<(String, Zeroizing<String>)> {
     Ok((id, secret))
 }
 
+/// The access key id of the entry of `profile`, if there is one (an entry
+/// mfa-session cannot read counts as one: it is not to be overwritten).
+pub fn held(profile: &str) -> Result<Option<String>> {
+    let name = profile.to_owned();
+    let text = within("reading", profile, move || {
+        match entry(&name)?.get_password() {
+            Ok(text) => Ok(Some(Zeroizing::new(text))),
+            Err(keyring::Error::NoEntry) => Ok(None),
+            Err(err) => Err(err),
+        }
+    })?;
+    Ok(text.map(|text| {
+        serde_json::from_str::<Stored>(&text)
+            .map(|s| s.access_key_id.clone())
+            .unwrap_or_else(|_| "an entry mfa-session did not write".to_owned())
+    }))
+}
+
 /// Stores the key pair of `profile`, replacing what the entry held, and
 /// reads it back to check.
 pub fn store(profile: &str, id: &str, secret: &str) -> Result<()> {
@@ -166,9 +184,9 @@ fn within<T: Send + 'static>(
         Ok(Err(err)) => Err(failure(doing, profile, err).into()),
         // The thread is left behind; the run ends without it.
         Err(_) => Err(Failure::new(format!(
-            "{} did not answer within {} s while {doing} the key of profile '{profile}'",
+            "{} did not answer within {} while {doing} the key of profile '{profile}'",
             store_name(),
-            limit.as_secs_f64()
+            crate::input::format_duration(limit)
         ))
         .hint(format!(
             "it may be locked and waiting for its password: {}",
@@ -186,10 +204,10 @@ fn unlock_hint() -> String {
     let how = if cfg!(any(target_os = "macos", windows)) {
         "unlock the keyring"
     } else {
-        "unlock the keyring (log in to the desktop, or: gnome-keyring-daemon --unlock)"
+        "unlock the keyring (log in to the desktop, or unlock the login keyring in Seahorse or your keyring manager)"
     };
     format!(
-        "{how}; a keyring that waits for its password gives up after MFA_SESSION_KEYRING_TIMEOUT seconds (20 by default)"
+        "{how}; a keyring that waits for its password is given up after MFA_SESSION_KEYRING_TIMEOUT (20s by default)"
     )
 }
 
@@ -199,38 +217,34 @@ fn failure(doing: &str, profile: &str, err: keyring::Error) -> Failure {
     let store = store_name();
     match err {
         keyring::Error::NoEntry => Failure::new(format!(
-            "{store} has no key for profile '{profile}' (service {SERVICE}, account {profile})"
+            "{store} has no key for profile '{profile}' (service {SERVICE}, user {profile})"
         ))
         .hint(format!(
             "the profile says {MARKER} = {MARKER_VALUE}: put the key pair back in the credentials file, remove that line, and run: mfa-session keys import {profile}"
         )),
-        keyring::Error::NoStorageAccess(reason) => {
+        keyring::Error::NoStorageAccess(reason) | keyring::Error::PlatformFailure(reason) => {
             let reason = reason.to_string();
-            if reason.contains("prompt dismissed") {
-                // Secret Service: a locked collection whose unlock prompt
-                // was cancelled or could not be shown (no display).
-                return Failure::new(format!(
+            match Trouble::of(&reason) {
+                Trouble::LockedAndDismissed => Failure::new(format!(
                     "{store} is locked, and its unlock prompt was dismissed or could not be shown, while {doing} the key of profile '{profile}'"
                 ))
-                .hint(unlock_hint());
+                .hint(unlock_hint()),
+                Trouble::Locked => Failure::new(format!(
+                    "{store} is locked: cannot go on {doing} the key of profile '{profile}'"
+                ))
+                .hint(unlock_hint()),
+                Trouble::NoService => Failure::new(format!(
+                    "cannot use {store} while {doing} the key of profile '{profile}': no Secret Service runs on the D-Bus session bus"
+                ))
+                .hint(no_service_hint()),
+                Trouble::NoBus => Failure::new(format!(
+                    "cannot use {store} while {doing} the key of profile '{profile}': no D-Bus session bus, or no Secret Service on it"
+                ))
+                .hint(no_service_hint()),
+                Trouble::Other => Failure::new(format!(
+                    "{store} failed while {doing} the key of profile '{profile}': {reason}"
+                )),
             }
-            let hint = if reason.to_lowercase().contains("lock") {
-                unlock_hint()
-            } else if cfg!(any(target_os = "macos", windows)) {
-                "check that this session can use it".to_owned()
-            } else {
-                no_service_hint()
-            };
-            Failure::new(format!("cannot use {store} while {doing} the key of profile '{profile}': {reason}"))
-                .hint(hint)
-        }
-        keyring::Error::PlatformFailure(reason)
-            if reason.to_string().contains("no secret service provider") =>
-        {
-            Failure::new(format!(
-                "cannot use {store} while {doing} the key of profile '{profile}': no Secret Service answers on the D-Bus session bus"
-            ))
-            .hint(no_service_hint())
         }
         other => Failure::new(format!(
             "{store} failed while {doing} the key of profile '{profile}': {other}"
@@ -238,22 +252,51 @@ fn failure(doing: &str, profile: &str, err: keyring::Error) -> Failure {
     }
 }
 
+/// What a platform error says, as far as the user's line goes. The texts
+/// are the Secret Service's and zbus's (the crate passes them on as text).
+#[derive(Debug, PartialEq, Eq)]
+enum Trouble {
+    LockedAndDismissed,
+    Locked,
+    NoService,
+    NoBus,
+    Other,
+}
+
+impl Trouble {
+    fn of(reason: &str) -> Trouble {
+        if reason.contains("prompt dismissed") {
+            Trouble::LockedAndDismissed
+        } else if reason.contains("IsLocked") || reason.to_lowercase().contains("is locked") {
+            Trouble::Locked
+        } else if reason.contains("ServiceUnknown") || reason.contains("org.freedesktop.secrets") {
+            Trouble::NoService
+        } else if reason.contains("no secret service provider or dbus session") {
+            Trouble::NoBus
+        } else {
+            Trouble::Other
+        }
+    }
+}
+
+/// `MFA_SESSION_KEYRING_TIMEOUT` (a duration, as the other limits take
+/// it), else 20 seconds.
 fn timeout() -> Result<Duration> {
     const VAR: &str = "MFA_SESSION_KEYRING_TIMEOUT";
     match std::env::var(VAR) {
-        Err(_) => Ok(DEFAULT_TIMEOUT),
-        Ok(text) => text
-            .trim()
-            .parse::<f64>()
-            .ok()
-            .filter(|s| s.is_finite() && *s > 0.0 && *s <= 3600.0)
-            .map(Duration::from_secs_f64)
-            .ok_or_else(|| {
-                Failure::usage(format!(
-                    "{VAR} must be a number of seconds from 0 to 3600, not '{text}'"
-                ))
-                .into()
+        Ok(text) if !text.trim().is_empty() => crate::input::parse_duration(&text)
+            .and_then(|d| {
+                if d.is_zero() {
+                    anyhow::bail!("it must be more than 0");
+                }
+                Ok(d)
+            })
+            .map_err(|e| {
+                Failure::usage(format!("{VAR}: {e}"))
+                    .hint("set it to a duration, such as 20 or 1m")
+                    .into()
             }),
+        _ => Ok(DEFAULT_TIMEOUT),
     }
 }
 
@@ -269,6 +312,29 @@ mod tests {
         })
         .unwrap();
         assert_eq!(text, r#"{"AccessKeyId":"AKIAX","SecretAccessKey":"s"}"#);
+    }
+
+    #[test]
+    fn platform_errors_are_read_for_what_they_say() {
+        // The texts the crate passes on from zbus and gnome-keyring.
+        for (text, trouble) in [
+            ("SS error: prompt dismissed", Trouble::LockedAndDismissed),
+            (
+                "zbus error: org.freedesktop.Secret.Error.IsLocked: Cannot create an item in a locked collection",
+                Trouble::Locked,
+            ),
+            (
+                "zbus error: org.freedesktop.DBus.Error.ServiceUnknown: The name org.freedesktop.secrets was not provided by any .service files",
+                Trouble::NoService,
+            ),
+            (
+                "no secret service provider or dbus session found",
+                Trouble::NoBus,
+            ),
+            ("something else", Trouble::Other),
+        ] {
+            assert_eq!(Trouble::of(text), trouble, "{text}");
+        }
     }
 
     #[test]

@@ -155,7 +155,7 @@ fn check_kind(target: &Path, meta: &fs::Metadata) -> anyhow::Result<()> {
         return Ok(());
     };
     Err(crate::error::Failure::new(format!("will not write {}: {why}", target.display()))
-        .hint("point AWS_SHARED_CREDENTIALS_FILE at a regular file (a symbolic link to one is fine), or apply the session with eval, exec or credential-process")
+        .hint("make it a regular file of its own (a symbolic link to one is fine), or point AWS_CONFIG_FILE or AWS_SHARED_CREDENTIALS_FILE at one")
         .into())
 }
 

@@ -152,14 +152,31 @@ fn checks(args: &DoctorArgs) -> Vec<Check> {
         let roles: Vec<&str> = chain.roles.iter().map(|r| r.role_arn.as_str()).collect();
         format!(" (root of role chain {})", roles.join(" -> "))
     };
-    checks.push(Check::new(
+    let key = Check::new(
         "long-term key",
         Mark::Ok,
         format!(
-            "profile '{name}' signs with the key of profile '{}' at {}{through}",
+            "profile '{name}' signs with the key of profile '{}' from {}{through}",
             chain.root.name, chain.key.origin
         ),
-    ));
+    );
+    // The keyring's key wins over one in the files, which other tools use.
+    let key = match chain.root.key_place() {
+        Ok(crate::profile::KeyPlace::Keyring {
+            overridden: Some(file_key),
+            ..
+        }) => Check {
+            mark: Mark::Warn,
+            ..key
+        }
+        .hint(format!(
+            "the key at {} is not used, though other tools use it: remove it, or remove the {} line",
+            file_key.place(),
+            crate::key_store::MARKER
+        )),
+        _ => key,
+    };
+    checks.push(key);
     checks.push(environment());
 
     // AWS: the clock and whose key it is, then the devices.

@@ -63,6 +63,19 @@ fn import(name: &str) -> Result<()> {
     crate::secret_file::check_target(&files.config)?;
     crate::secret_file::check_target(file)?;
     let id = key.access_key_id.as_str();
+    // An entry of the same name (another AWS_CONFIG_FILE's profile, or one
+    // left behind) is not overwritten: it may hold the only copy of a key.
+    if let Some(held) = crate::key_store::held(name)? {
+        return Err(Failure::new(format!(
+            "{} holds a key for profile '{name}' already ({held}); nothing was moved",
+            store_name()
+        ))
+        .hint(format!(
+            "if it is no longer needed, delete it (e.g. secret-tool clear service {} username {name}) and import again",
+            crate::key_store::SERVICE
+        ))
+        .into());
+    }
 
     crate::key_store::store(name, id, &key.secret_access_key)?;
     if let Err(err) = crate::config_file::set_value(&files.config, name, MARKER, MARKER_VALUE) {
@@ -107,10 +120,14 @@ fn export(name: &str) -> Result<()> {
     let set = ProfileSet::load(&files)?;
     let profile = set.profile(name)?;
     let KeyPlace::Keyring { marker, overridden } = profile.key_place()? else {
-        return Err(Failure::new(format!(
+        let failure = Failure::new(format!(
             "the key of profile '{name}' is not in the keyring: the profile has no {MARKER} = {MARKER_VALUE}"
-        ))
-        .hint(format!("to move it there: mfa-session keys import {name}"))
+        ));
+        return Err(if profile.has_static_key() {
+            failure.hint(format!("to move it there: mfa-session keys import {name}"))
+        } else {
+            failure
+        }
         .into());
     };
     if let Some(file_key) = overridden {

@@ -334,7 +334,7 @@ impl Profile {
             return Ok(KeyPlace::Files);
         }
         bail!(Failure::new(format!(
-            "profile '{}' has {MARKER} = {value} ({}): the value is {MARKER_VALUE} or file",
+            "profile '{}' has {MARKER} = {value} ({}): it must be {MARKER_VALUE} or file",
             self.name,
             marker.place()
         )))

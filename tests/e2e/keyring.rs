@@ -246,11 +246,55 @@ fn the_marker_wins_over_a_key_left_in_the_file_and_says_so() {
         .stderr_has("says mfa_session_key = keyring")
         .stderr_has("is not used");
     assert!(moto.requests_signed_by("AKIASTALEKEY00000001").is_empty());
+    let doctor = sandbox.run(&["doctor", "work"]);
+    assert!(
+        doctor.stdout.contains("[warn] long-term key") && doctor.stdout.contains("is not used"),
+        "{doctor:#?}"
+    );
     // export will not write a second pair beside it.
     sandbox
         .run(&["keys", "export", "work"])
         .failure(1)
         .stderr_has("beside the one in the keyring");
+}
+
+#[test]
+fn import_never_overwrites_an_entry_of_the_same_name() {
+    let moto = need!(moto());
+    need!(have_tools());
+    let (user, mut sandbox, service, _) = setup(moto);
+    sandbox.run(&["keys", "import", "work"]).success();
+    // Other profile files, with another user's key under the same name.
+    let other = moto.user(1);
+    sandbox.write(
+        "other/credentials",
+        &format!(
+            "[work]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
+            other.access_key_id, other.secret_access_key
+        ),
+    );
+    sandbox.write("other/config", "");
+    let before = read(&sandbox, "other/credentials");
+    let (config, credentials) = (
+        sandbox.path("other/config"),
+        sandbox.path("other/credentials"),
+    );
+    sandbox.set("AWS_CONFIG_FILE", config.to_str().unwrap());
+    sandbox.set("AWS_SHARED_CREDENTIALS_FILE", credentials.to_str().unwrap());
+    sandbox
+        .run(&["keys", "import", "work"])
+        .failure(1)
+        .stderr_has(&format!(
+            "holds a key for profile 'work' already ({})",
+            user.access_key_id
+        ))
+        .keeps_secret(&[&other.secret_access_key, &user.secret_access_key]);
+    // The first key is still the one stored; the other files are untouched.
+    let stored: serde_json::Value =
+        serde_json::from_str(&service.lookup(&sandbox, "work").unwrap()).unwrap();
+    assert_eq!(stored["SecretAccessKey"], user.secret_access_key.as_str());
+    assert_eq!(read(&sandbox, "other/credentials"), before);
+    assert_eq!(read(&sandbox, "other/config"), "");
 }
 
 #[test]
@@ -294,6 +338,18 @@ fn a_locked_keyring_gives_one_line_at_once() {
         .keeps_secret(&[&user.secret_access_key]);
     assert!(started.elapsed() < Duration::from_secs(10));
     assert!(moto.requests_signed_by(&user.access_key_id).is_empty());
+    // Storing into the locked keyring: the same line, and nothing moved.
+    let mut credentials = read(&sandbox, ".aws/credentials");
+    credentials.push_str(
+        "[spare]\naws_access_key_id = AKIASPAREKEY00000001\naws_secret_access_key = spare\n",
+    );
+    sandbox.write(".aws/credentials", &credentials);
+    sandbox
+        .run(&["keys", "import", "spare"])
+        .failure(1)
+        .stderr_has("is locked")
+        .stderr_has("hint: unlock the keyring");
+    assert_eq!(read(&sandbox, ".aws/credentials"), credentials);
 }
 
 #[test]
@@ -318,11 +374,77 @@ fn a_keyring_that_never_answers_ends_at_the_deadline() {
     sandbox
         .run(&["123456", "work"])
         .failure(1)
-        .stderr_has("did not answer within 1 s")
+        .stderr_has("did not answer within 1s")
         .stderr_has("hint: it may be locked");
     let took = started.elapsed();
     assert!(took < Duration::from_secs(4), "{took:?}");
     held.join().unwrap();
+}
+
+#[test]
+fn a_bus_without_a_secret_service_gives_one_line() {
+    need!(have_tools());
+    let mut sandbox = Sandbox::new(None);
+    sandbox.write(".aws/config", "[profile work]\nmfa_session_key = keyring\n");
+    // A session bus that starts no service on demand.
+    let socket = sandbox.path("bus");
+    sandbox.write(
+        "bus.conf",
+        &format!(
+            "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\" \
+             \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n\
+             <busconfig><type>session</type><listen>unix:path={}</listen><auth>EXTERNAL</auth>\
+             <policy context=\"default\"><allow send_destination=\"*\" eavesdrop=\"true\"/>\
+             <allow eavesdrop=\"true\"/><allow own=\"*\"/></policy></busconfig>\n",
+            socket.display()
+        ),
+    );
+    let mut bus = Command::new("dbus-daemon")
+        .arg(format!(
+            "--config-file={}",
+            sandbox.path("bus.conf").display()
+        ))
+        .args(["--nofork", "--print-address=1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut address = String::new();
+    BufReader::new(bus.stdout.take().unwrap())
+        .read_line(&mut address)
+        .unwrap();
+    sandbox.set("DBUS_SESSION_BUS_ADDRESS", address.trim());
+    sandbox.set("MFA_SESSION_KEYRING_TIMEOUT", "5s");
+    sandbox
+        .run(&["123456", "work"])
+        .failure(1)
+        .stderr_has("no Secret Service runs on the D-Bus session bus")
+        .stderr_has("hint: mfa-session talks to a Secret Service");
+    let _ = bus.kill();
+    let _ = bus.wait();
+}
+
+#[test]
+fn the_keyring_timeout_is_a_duration_as_the_other_limits() {
+    let mut sandbox = Sandbox::new(None);
+    sandbox.write(".aws/config", "[profile work]\nmfa_session_key = keyring\n");
+    sandbox.set("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus");
+    for bad in ["0", "soon"] {
+        sandbox.set("MFA_SESSION_KEYRING_TIMEOUT", bad);
+        sandbox
+            .run(&["123456", "work"])
+            .failure(2)
+            .stderr_has("MFA_SESSION_KEYRING_TIMEOUT: ")
+            .stderr_has("hint: set it to a duration");
+    }
+    // 20s and an empty value are fine: the bus is what fails then.
+    for good in ["20s", ""] {
+        sandbox.set("MFA_SESSION_KEYRING_TIMEOUT", good);
+        sandbox
+            .run(&["123456", "work"])
+            .failure(1)
+            .stderr_has("cannot use the Secret Service keyring");
+    }
 }
 
 #[test]
