@@ -1,12 +1,14 @@
-//! Every AWS request mfa-session makes, and what their failures mean to a user.
+//! Every AWS request mfa-session makes; what their failures mean to a user
+//! is [`error`]'s part (the one reader of AWS's error codes and messages).
 //!
 //! The async SDK stays inside this module: each public method blocks on a
 //! current-thread runtime, so the rest of the program (prompts included) is
 //! plain sequential code.
 //!
-//! Credentials are always the profile's long-term key, handed to the SDK as a
-//! fixed provider; the SDK's default chain (environment variables first,
-//! instance metadata last) is never consulted.
+//! Credentials are handed to the SDK as a fixed provider: the profile's
+//! long-term key, or a session's credentials for the layers above it; the
+//! SDK's default chain (environment variables first, instance metadata
+//! last) is never consulted.
 
 use std::time::{Duration, SystemTime};
 
@@ -27,7 +29,6 @@ use crate::session::Session;
 pub use crate::connection::Connection;
 #[cfg(test)]
 use crate::connection::DEFAULT_TIMEOUT;
-pub use crate::limits::CHAINING_HINT;
 
 mod error;
 

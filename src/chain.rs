@@ -9,7 +9,8 @@
 //!   the MFA session this tool makes is the only source it uses.
 //! - A cycle is an error that names the profiles in it.
 //!
-//! Pure over a [`ProfileSet`]: no request, no cache.
+//! Over a [`ProfileSet`]: no request and no cache; only a key marked
+//! `mfa_session_key = keyring` is read from the keyring on the way.
 
 use std::time::Duration;
 
@@ -72,16 +73,9 @@ pub fn resolve(set: &ProfileSet, requested: &str) -> Result<Chain> {
             let key = profile.long_term_key()?;
             return Ok(finish(profile, key, roles));
         };
-        if let Some((key, _, setting)) = [
-            ("credential_source", "", profile.get(Key::CredentialSource)),
-            (
-                "web_identity_token_file",
-                "",
-                profile.get(Key::WebIdentityTokenFile),
-            ),
-        ]
-        .into_iter()
-        .find_map(|(k, h, s)| s.map(|s| (k, h, s)))
+        if let Some((key, setting)) = [Key::CredentialSource, Key::WebIdentityTokenFile]
+            .into_iter()
+            .find_map(|k| profile.get(k).map(|s| (k.name(), s)))
         {
             return Err(Failure::new(format!(
                 "profile '{name}' takes its role's source from {key} ({}), which mfa-session does not use",

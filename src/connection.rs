@@ -30,7 +30,8 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// Everything comes from the environment and the one requested profile,
+    /// Everything comes from the environment and one profile (the root's
+    /// for the MFA session, the requested one's for its roles),
     /// in the order the AWS SDKs document:
     /// - region: `AWS_REGION`, `AWS_DEFAULT_REGION`, the profile's `region`,
     ///   else us-east-1;

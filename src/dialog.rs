@@ -247,5 +247,5 @@ fn on_path(name: &str) -> Option<PathBuf> {
     let dirs = std::env::var_os("PATH")?;
     std::env::split_paths(&dirs)
         .map(|d| d.join(name))
-        .find(|p| crate::cmd::exec::find_program(&p.clone().into_os_string()).is_ok())
+        .find(|p| crate::program::find_program(&p.clone().into_os_string()).is_ok())
 }

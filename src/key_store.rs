@@ -30,7 +30,7 @@ pub const MARKER_VALUE: &str = "keyring";
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// The key pair as the keyring holds it. Debug never shows the secret.
+/// The key pair as the keyring holds it (no Debug: it holds the secret).
 #[derive(Serialize, Deserialize)]
 struct Stored {
     #[serde(rename = "AccessKeyId")]

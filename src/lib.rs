@@ -30,6 +30,7 @@ pub(crate) mod obtain;
 pub(crate) mod origin;
 pub(crate) mod plan;
 pub(crate) mod profile;
+pub(crate) mod program;
 pub(crate) mod prompt;
 pub(crate) mod request;
 pub(crate) mod secret_file;

@@ -139,7 +139,7 @@ pub fn try_acquire(path: &Path) -> Option<File> {
 }
 
 fn open(path: &Path) -> io::Result<File> {
-    crate::secret_file::open_or_create(path)
+    open_or_create(path)
 }
 
 fn open_existing(path: &Path) -> io::Result<File> {
@@ -191,6 +191,21 @@ pub fn process_alive(pid: u32) -> bool {
 pub fn process_alive(_pid: u32) -> bool {
     // Unknown: the caller falls back to the file's age.
     true
+}
+
+/// Opens `path` for reading and writing, creating it with mode 0600 when
+/// it is missing, without following a link and without blocking on a FIFO.
+pub fn open_or_create(path: &Path) -> io::Result<File> {
+    let mut options = fs::OpenOptions::new();
+    options.read(true).write(true).create(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+    }
+    options.open(path)
 }
 
 #[cfg(test)]

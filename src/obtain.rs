@@ -19,8 +19,9 @@ use crate::cache::{
 use crate::error::{Failure, Tag};
 use crate::input::MfaCode;
 use crate::origin::Origin;
-use crate::plan::{CacheUse, CodeSource, Plan, RoleStep};
+use crate::plan::{CodeSource, Plan, RoleStep};
 use crate::prompt;
+use crate::request::CacheUse;
 use crate::session::{self, Session, Surroundings};
 use crate::spent::SpentCode;
 

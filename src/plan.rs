@@ -1,9 +1,10 @@
 //! The plan of a run: everything that will be resolved, built from the
-//! arguments and the profile files before any request. The executor
+//! [`Request`] and the profile files before any AWS request. The executor
 //! ([`crate::obtain`]) walks it, taking each layer from the cache or AWS.
 //!
-//! Everything the user typed is checked before the first file is read, and
-//! every file before the first request, so that mistakes cost no MFA attempt.
+//! What the user typed is checked by [`Request::read`] before the first file
+//! is read, and every file here before the first request, so that mistakes
+//! cost no MFA attempt.
 
 use std::time::Duration;
 
@@ -37,13 +38,6 @@ pub struct Plan {
     pub surroundings: Surroundings,
 }
 
-impl MfaStep {
-    /// The named device's serial, without where it was named.
-    pub fn serial(&self) -> Option<&String> {
-        self.serial.as_ref().map(|s| &s.value)
-    }
-}
-
 /// The MFA session at the root of the chain.
 #[derive(Debug)]
 pub struct MfaStep {
@@ -58,6 +52,13 @@ pub struct MfaStep {
     /// Whether `--duration` chose it: then only a session asked for with
     /// the same duration is reused.
     pub explicit_duration: bool,
+}
+
+impl MfaStep {
+    /// The named device's serial, without where it was named.
+    pub fn serial(&self) -> Option<&String> {
+        self.serial.as_ref().map(|s| &s.value)
+    }
 }
 
 #[derive(Debug)]

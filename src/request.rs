@@ -66,7 +66,20 @@ impl CacheUse {
 }
 
 impl Request {
-    /// The arguments, checked: the one reader of [`SessionArgs`].
+    /// The request of a command that names only a profile (`doctor`,
+    /// `enroll`, `keys`): that profile, else the environment's, checked as
+    /// every command checks it; everything else as by default.
+    pub fn for_profile(profile: Option<&str>) -> Result<Request> {
+        let args = SessionArgs {
+            profile: profile.map(str::to_owned),
+            ..Default::default()
+        };
+        Request::read(&[], &args)
+    }
+
+    /// The arguments, checked: the one reader of the session's arguments
+    /// (the commands keep only how they show things: `--quiet`, and the
+    /// flags as typed for the command line a hint repeats).
     pub fn read(positionals: &[String], args: &SessionArgs) -> Result<Request> {
         let sorted = input::sort_positionals(positionals)?;
         let code = match (sorted.code.as_deref(), args.code.as_deref()) {

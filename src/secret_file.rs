@@ -180,7 +180,7 @@ fn lock_regular_file(target: &Path) -> anyhow::Result<(File, bool)> {
             Err(e) if e.kind() == io::ErrorKind::NotFound => false,
             Err(e) => return Err(io_fail(e)),
         };
-        let file = open_or_create(target).map_err(io_fail)?;
+        let file = crate::lock::open_or_create(target).map_err(io_fail)?;
         file.lock().map_err(io_fail)?;
         // Another writer may have renamed a new file into place while this
         // one waited: the lock is on the old one then.
@@ -195,21 +195,6 @@ fn lock_regular_file(target: &Path) -> anyhow::Result<(File, bool)> {
         target.display()
     ))
     .into())
-}
-
-/// Opens `path` for reading and writing, creating it with mode 0600 when
-/// it is missing, without following a link and without blocking on a FIFO.
-pub fn open_or_create(path: &Path) -> io::Result<File> {
-    let mut options = fs::OpenOptions::new();
-    options.read(true).write(true).create(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
-    }
-    options.open(path)
 }
 
 fn write_and_rename(

@@ -253,7 +253,7 @@ pub fn describe(op: &Op, profile: &str, classified: Classified) -> Failure {
             "{what}: AWS allows at most 1 hour for a role assumed with temporary credentials (role chaining), and {} was asked for",
             crate::input::format_duration(*duration)
         ))
-        .hint(super::CHAINING_HINT)
+        .hint(crate::limits::CHAINING_HINT)
         .with_kind(kind);
     }
     let failure = Failure::new(format!("{what}: {}", classified.detail));

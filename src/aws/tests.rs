@@ -642,7 +642,7 @@ fn assume_role_over_the_chaining_limit() {
         report.line,
         "could not assume role arn:aws:iam::222222222222:role/admin: AWS allows at most 1 hour for a role assumed with temporary credentials (role chaining), and 2h was asked for"
     );
-    assert_eq!(report.hint.as_deref(), Some(CHAINING_HINT));
+    assert_eq!(report.hint.as_deref(), Some(crate::limits::CHAINING_HINT));
 }
 
 #[test]

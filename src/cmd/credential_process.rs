@@ -28,17 +28,19 @@ pub fn run(args: &CredentialProcessArgs) -> Result<String> {
         .hint("this command is for credential_process in ~/.aws/config; --print prints it anyway")
         .into());
     }
-    let obtained = Request::read(&[], &args.session).and_then(super::obtain).map_err(|err| {
+    let request = Request::read(&[], &args.session)?;
+    // The profile as resolved (from AWS_PROFILE too), for the hint.
+    let profile = request.profile.clone();
+    let obtained = super::obtain(request).map_err(|err| {
         if !Failure::is(&err, crate::error::Tag::NoTerminal) {
             return err;
         }
         // Neither "pass the code as an argument" nor --code fits a
         // credential_process line in ~/.aws/config.
-        let profile = args.session.profile.as_deref().unwrap_or("PROFILE");
         Failure::new(crate::error::Report::new(&err).line)
             .hint(format!(
                 "run `mfa-session {}` once in a terminal: credential_process then uses the cached session; or set mfa_process in the profile to a command that prints the code",
-                crate::shell::command_word(profile)
+                crate::shell::command_word(&profile)
             ))
             .into()
     })?;

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::aws::Aws;
 use crate::cache::SessionCache;
-use crate::cli::{DoctorArgs, SessionArgs};
+use crate::cli::DoctorArgs;
 use crate::error::{Exit, Failure, Report};
 use crate::profile::{ProfileFiles, ProfileSet};
 use crate::session::describe_left;
@@ -102,11 +102,7 @@ fn render(checks: &[Check]) -> String {
 
 fn checks(args: &DoctorArgs) -> Vec<Check> {
     let mut checks = Vec::new();
-    let session_args = SessionArgs {
-        profile: args.profile.clone(),
-        ..Default::default()
-    };
-    let request = match crate::request::Request::read(&[], &session_args) {
+    let request = match crate::request::Request::for_profile(args.profile.as_deref()) {
         Ok(request) => request,
         Err(err) => {
             checks.push(Check::failed("profile", &err));

@@ -18,18 +18,14 @@ use qrcode::render::unicode::Dense1x2;
 
 use crate::aws::{Aws, user_name_from_arn};
 use crate::cache::{RememberedDevice, SessionCache};
-use crate::cli::{EnrollArgs, SessionArgs};
+use crate::cli::EnrollArgs;
 use crate::error::Failure;
 use crate::input::MfaCode;
 use crate::profile::{Key, ProfileFiles, ProfileSet};
 
 pub fn run(args: &EnrollArgs) -> Result<String> {
     // Everything that can be checked is checked before the first request.
-    let session_args = SessionArgs {
-        profile: args.profile.clone(),
-        ..Default::default()
-    };
-    let request = crate::request::Request::read(&[], &session_args)?;
+    let request = crate::request::Request::for_profile(args.profile.as_deref())?;
     if let Some(name) = &args.name {
         crate::cmd::enroll::check_device_name(name)
             .map_err(|e| Failure::usage(format!("--name: {e}")))?;

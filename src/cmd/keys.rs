@@ -27,11 +27,7 @@ pub fn run(args: &KeysArgs) -> Result<String> {
 /// The profile named, else the one the environment names, checked as every
 /// command checks it.
 fn profile_name(profile: &Option<String>) -> Result<String> {
-    let args = crate::cli::SessionArgs {
-        profile: profile.clone(),
-        ..Default::default()
-    };
-    Ok(crate::request::Request::read(&[], &args)?.profile)
+    Ok(crate::request::Request::for_profile(profile.as_deref())?.profile)
 }
 
 fn kind_of(files: &ProfileFiles, path: &Path) -> FileKind {
