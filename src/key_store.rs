@@ -224,26 +224,30 @@ fn failure(doing: &str, profile: &str, err: keyring::Error) -> Failure {
         )),
         keyring::Error::NoStorageAccess(reason) | keyring::Error::PlatformFailure(reason) => {
             let reason = reason.to_string();
-            match Trouble::of(&reason) {
-                Trouble::LockedAndDismissed => Failure::new(format!(
-                    "{store} is locked, and its unlock prompt was dismissed or could not be shown, while {doing} the key of profile '{profile}'"
-                ))
-                .hint(unlock_hint()),
-                Trouble::Locked => Failure::new(format!(
-                    "{store} is locked: cannot go on {doing} the key of profile '{profile}'"
-                ))
-                .hint(unlock_hint()),
-                Trouble::NoService => Failure::new(format!(
-                    "cannot use {store} while {doing} the key of profile '{profile}': no Secret Service runs on the D-Bus session bus"
-                ))
-                .hint(no_service_hint()),
-                Trouble::NoBus => Failure::new(format!(
-                    "cannot use {store} while {doing} the key of profile '{profile}': no D-Bus session bus, or no Secret Service on it"
-                ))
-                .hint(no_service_hint()),
-                Trouble::Other => Failure::new(format!(
-                    "{store} failed while {doing} the key of profile '{profile}': {reason}"
-                )),
+            let what = format!("the key of profile '{profile}'");
+            let (line, hint) = match Trouble::of(&reason) {
+                Trouble::LockedAndDismissed => (
+                    format!("{store} is locked, and its unlock prompt was dismissed or could not be shown, while {doing} {what}"),
+                    Some(unlock_hint()),
+                ),
+                Trouble::Locked => (
+                    format!("{store} is locked: cannot go on {doing} {what}"),
+                    Some(unlock_hint()),
+                ),
+                Trouble::NoService => (
+                    format!("cannot use {store} while {doing} {what}: no Secret Service runs on the D-Bus session bus"),
+                    Some(no_service_hint()),
+                ),
+                Trouble::NoBus => (
+                    format!("cannot use {store} while {doing} {what}: no D-Bus session bus, or no Secret Service on it"),
+                    Some(no_service_hint()),
+                ),
+                Trouble::Other => (format!("{store} failed while {doing} {what}: {reason}"), None),
+            };
+            let failure = Failure::new(line);
+            match hint {
+                Some(hint) => failure.hint(hint),
+                None => failure,
             }
         }
         other => Failure::new(format!(

@@ -226,6 +226,22 @@ pub enum Key {
 }
 
 impl Key {
+    #[cfg(test)]
+    const ALL: [Key; 12] = [
+        Key::Region,
+        Key::MfaSerial,
+        Key::MfaProcess,
+        Key::DurationSeconds,
+        Key::RoleArn,
+        Key::SourceProfile,
+        Key::RoleSessionName,
+        Key::ExternalId,
+        Key::EndpointUrl,
+        Key::IgnoreConfiguredEndpointUrls,
+        Key::CredentialSource,
+        Key::WebIdentityTokenFile,
+    ];
+
     /// The key as the files spell it.
     pub fn name(self) -> &'static str {
         match self {
@@ -1214,21 +1230,7 @@ mod tests {
 
     #[test]
     fn every_typed_key_is_checked_as_a_key_this_tool_reads() {
-        use Key::*;
-        for key in [
-            Region,
-            MfaSerial,
-            MfaProcess,
-            DurationSeconds,
-            RoleArn,
-            SourceProfile,
-            RoleSessionName,
-            ExternalId,
-            EndpointUrl,
-            IgnoreConfiguredEndpointUrls,
-            CredentialSource,
-            WebIdentityTokenFile,
-        ] {
+        for key in Key::ALL {
             assert!(
                 ONE_LINE.contains(&key.name()) || USED.contains(&key.name()),
                 "{key:?}"

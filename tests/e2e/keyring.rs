@@ -49,14 +49,33 @@ impl SecretService {
         unlock.stdin.take().unwrap().write_all(b"PASSWORD").unwrap();
         assert!(unlock.wait().unwrap().success());
         let service = SecretService { bus, address };
-        // The daemon answers once its login keyring exists.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while service.lookup(sandbox, "nobody").is_none()
-            && !sandbox.path(".local/share/keyrings/login.keyring").exists()
-        {
+        // Ready when an item can be stored and read back (the login
+        // keyring exists and is unlocked); the probe is cleared again.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let tool = |args: &[&str], input: &[u8]| {
+            let mut child = sandbox
+                .shell_command(args)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            child.stdin.take().unwrap().write_all(input).unwrap();
+            child.wait_with_output().unwrap()
+        };
+        loop {
+            tool(
+                &["secret-tool", "store", "--label=probe", "probe", "ready"],
+                b"yes",
+            );
+            let read = tool(&["secret-tool", "lookup", "probe", "ready"], b"");
+            if read.stdout == b"yes" {
+                break;
+            }
             assert!(Instant::now() < deadline, "gnome-keyring did not start");
-            std::thread::sleep(Duration::from_millis(50));
+            std::thread::sleep(Duration::from_millis(100));
         }
+        tool(&["secret-tool", "clear", "probe", "ready"], b"");
         Some(service)
     }
 
@@ -75,6 +94,11 @@ impl SecretService {
             .output()
             .unwrap();
         Some(String::from_utf8(output.stdout).unwrap()).filter(|s| !s.is_empty())
+    }
+
+    /// The entry of `profile`, parsed.
+    fn stored(&self, sandbox: &Sandbox, profile: &str) -> serde_json::Value {
+        serde_json::from_str(&self.lookup(sandbox, profile).expect("the keyring holds it")).unwrap()
     }
 
     /// Locks the login keyring, as a screen lock or a timeout would.
@@ -103,26 +127,18 @@ impl Drop for SecretService {
     }
 }
 
-const OTHERS: &str = "# my keys\n[other]\naws_access_key_id = AKIAOTHERPROFILE0001\naws_secret_access_key = other\n\n";
-
 fn setup(moto: &Moto) -> (User, Sandbox, SecretService, String) {
     let user = moto.user(1);
-    let mut sandbox = Sandbox::with_user(moto, &user, "work");
-    let credentials = format!(
-        "{OTHERS}[work]\nregion = eu-west-1\naws_access_key_id = {}\naws_secret_access_key = {}\n# end\n",
-        user.access_key_id, user.secret_access_key
-    );
-    sandbox.write(".aws/credentials", &credentials);
-    sandbox.write(
-        ".aws/config",
-        &format!("[profile work]\nmfa_serial = {}\n", user.serials[0]),
-    );
+    let (mut sandbox, credentials) = Sandbox::with_key_among_others(moto, &user);
     let service = SecretService::start(&mut sandbox).expect("checked by the caller");
     (user, sandbox, service, credentials)
 }
 
-fn read(sandbox: &Sandbox, file: &str) -> String {
-    std::fs::read_to_string(sandbox.path(file)).unwrap()
+/// [`setup`], with the key moved into the keyring.
+fn imported(moto: &Moto) -> (User, Sandbox, SecretService) {
+    let (user, sandbox, service, _) = setup(moto);
+    sandbox.run(&["keys", "import", "work"]).success();
+    (user, sandbox, service)
 }
 
 /// Whether the tools this file needs are here (a failure in CI if not).
@@ -143,7 +159,7 @@ fn import_moves_the_key_into_the_keyring_and_export_brings_it_back() {
     let moto = need!(moto());
     need!(have_tools());
     let (user, sandbox, service, before) = setup(moto);
-    let config_before = read(&sandbox, ".aws/config");
+    let config_before = sandbox.read(".aws/config");
 
     let run = sandbox.run(&["keys", "import", "work"]);
     run.success()
@@ -158,9 +174,9 @@ fn import_moves_the_key_into_the_keyring_and_export_brings_it_back() {
         ),
         "",
     );
-    assert_eq!(read(&sandbox, ".aws/credentials"), expected);
+    assert_eq!(sandbox.read(".aws/credentials"), expected);
     assert_eq!(
-        read(&sandbox, ".aws/config"),
+        sandbox.read(".aws/config"),
         format!(
             "[profile work]\nmfa_session_key = keyring\nmfa_serial = {}\n",
             user.serials[0]
@@ -211,10 +227,10 @@ fn import_moves_the_key_into_the_keyring_and_export_brings_it_back() {
         .success()
         .stderr_has("deleted it from the Secret Service keyring")
         .keeps_secret(&[&user.secret_access_key]);
-    assert_eq!(read(&sandbox, ".aws/config"), config_before);
+    assert_eq!(sandbox.read(".aws/config"), config_before);
     assert_eq!(service.lookup(&sandbox, "work"), None);
-    let after = read(&sandbox, ".aws/credentials");
-    assert!(after.starts_with(OTHERS), "{after}");
+    let after = sandbox.read(".aws/credentials");
+    assert!(after.starts_with(OTHER_PROFILES), "{after}");
     assert!(
         after.contains(&format!(
             "aws_access_key_id = {}\naws_secret_access_key = {}\n",
@@ -233,10 +249,9 @@ fn import_moves_the_key_into_the_keyring_and_export_brings_it_back() {
 fn the_marker_wins_over_a_key_left_in_the_file_and_says_so() {
     let moto = need!(moto());
     need!(have_tools());
-    let (_user, sandbox, _service, _) = setup(moto);
-    sandbox.run(&["keys", "import", "work"]).success();
+    let (_user, sandbox, _service) = imported(moto);
     // The user puts another (wrong) key back into the file.
-    let credentials = read(&sandbox, ".aws/credentials").replace(
+    let credentials = sandbox.read(".aws/credentials").replace(
         "[work]\n",
         "[work]\naws_access_key_id = AKIASTALEKEY00000001\naws_secret_access_key = stale\n",
     );
@@ -262,8 +277,7 @@ fn the_marker_wins_over_a_key_left_in_the_file_and_says_so() {
 fn import_never_overwrites_an_entry_of_the_same_name() {
     let moto = need!(moto());
     need!(have_tools());
-    let (user, mut sandbox, service, _) = setup(moto);
-    sandbox.run(&["keys", "import", "work"]).success();
+    let (user, mut sandbox, service) = imported(moto);
     // Other profile files, with another user's key under the same name.
     let other = moto.user(1);
     sandbox.write(
@@ -274,7 +288,7 @@ fn import_never_overwrites_an_entry_of_the_same_name() {
         ),
     );
     sandbox.write("other/config", "");
-    let before = read(&sandbox, "other/credentials");
+    let before = sandbox.read("other/credentials");
     let (config, credentials) = (
         sandbox.path("other/config"),
         sandbox.path("other/credentials"),
@@ -290,32 +304,29 @@ fn import_never_overwrites_an_entry_of_the_same_name() {
         ))
         .keeps_secret(&[&other.secret_access_key, &user.secret_access_key]);
     // The first key is still the one stored; the other files are untouched.
-    let stored: serde_json::Value =
-        serde_json::from_str(&service.lookup(&sandbox, "work").unwrap()).unwrap();
+    let stored = service.stored(&sandbox, "work");
     assert_eq!(stored["SecretAccessKey"], user.secret_access_key.as_str());
-    assert_eq!(read(&sandbox, "other/credentials"), before);
-    assert_eq!(read(&sandbox, "other/config"), "");
+    assert_eq!(sandbox.read("other/credentials"), before);
+    assert_eq!(sandbox.read("other/config"), "");
 }
 
 #[test]
 fn rotate_writes_the_new_key_into_the_keyring() {
     let moto = need!(moto());
     need!(have_tools());
-    let (user, sandbox, service, _) = setup(moto);
-    sandbox.run(&["keys", "import", "work"]).success();
-    let file = read(&sandbox, ".aws/credentials");
+    let (user, sandbox, service) = imported(moto);
+    let file = sandbox.read(".aws/credentials");
     let run = sandbox.run(&["rotate", "123456", "work"]);
     run.success()
         .stderr_has("into profile 'work' in the Secret Service keyring")
         .keeps_secret(&[&user.secret_access_key]);
     let keys = moto.access_keys(&user.name);
     assert_eq!(keys.len(), 1, "{keys:?}");
-    let stored: serde_json::Value =
-        serde_json::from_str(&service.lookup(&sandbox, "work").unwrap()).unwrap();
+    let stored = service.stored(&sandbox, "work");
     assert_eq!(stored["AccessKeyId"], keys[0].0.as_str());
     assert_ne!(keys[0].0, user.access_key_id);
     // The files are untouched: the key was never in them.
-    assert_eq!(read(&sandbox, ".aws/credentials"), file);
+    assert_eq!(sandbox.read(".aws/credentials"), file);
     // The new key signs.
     sandbox.run(&["654321", "work", "--force"]).success();
     assert!(!moto.requests_signed_by(&keys[0].0).is_empty());
@@ -325,8 +336,7 @@ fn rotate_writes_the_new_key_into_the_keyring() {
 fn a_locked_keyring_gives_one_line_at_once() {
     let moto = need!(moto());
     need!(have_tools());
-    let (user, mut sandbox, service, _) = setup(moto);
-    sandbox.run(&["keys", "import", "work"]).success();
+    let (user, mut sandbox, service) = imported(moto);
     service.lock(&sandbox);
     // No display: the unlock prompt cannot be shown.
     sandbox.set("DISPLAY", "");
@@ -339,7 +349,7 @@ fn a_locked_keyring_gives_one_line_at_once() {
     assert!(started.elapsed() < Duration::from_secs(10));
     assert!(moto.requests_signed_by(&user.access_key_id).is_empty());
     // Storing into the locked keyring: the same line, and nothing moved.
-    let mut credentials = read(&sandbox, ".aws/credentials");
+    let mut credentials = sandbox.read(".aws/credentials");
     credentials.push_str(
         "[spare]\naws_access_key_id = AKIASPAREKEY00000001\naws_secret_access_key = spare\n",
     );
@@ -349,7 +359,7 @@ fn a_locked_keyring_gives_one_line_at_once() {
         .failure(1)
         .stderr_has("is locked")
         .stderr_has("hint: unlock the keyring");
-    assert_eq!(read(&sandbox, ".aws/credentials"), credentials);
+    assert_eq!(sandbox.read(".aws/credentials"), credentials);
 }
 
 #[test]

@@ -5,20 +5,9 @@
 use crate::need;
 use crate::support::*;
 
-const OTHERS: &str = "# my keys\n[other]\naws_access_key_id = AKIAOTHERPROFILE0001\naws_secret_access_key = other\n\n";
-
 fn setup(moto: &Moto) -> (User, Sandbox, String) {
     let user = moto.user(1);
-    let sandbox = Sandbox::with_user(moto, &user, "work");
-    let credentials = format!(
-        "{OTHERS}[work]\naws_access_key_id = {}\naws_secret_access_key = {}\nregion = eu-west-1\n",
-        user.access_key_id, user.secret_access_key
-    );
-    sandbox.write(".aws/credentials", &credentials);
-    sandbox.write(
-        ".aws/config",
-        &format!("[profile work]\nmfa_serial = {}\n", user.serials[0]),
-    );
+    let (sandbox, credentials) = Sandbox::with_key_among_others(moto, &user);
     (user, sandbox, credentials)
 }
 
@@ -37,10 +26,6 @@ fn failed_after_progress(run: &Run) {
     );
 }
 
-fn file(sandbox: &Sandbox) -> String {
-    std::fs::read_to_string(sandbox.path(".aws/credentials")).unwrap()
-}
-
 #[test]
 fn rotate_replaces_the_key_where_it_was_and_deletes_the_old_one() {
     let moto = need!(moto());
@@ -54,7 +39,7 @@ fn rotate_replaces_the_key_where_it_was_and_deletes_the_old_one() {
     let (new_id, active) = keys[0].clone();
     assert!(active && new_id != user.access_key_id);
     // The file: the new pair in the old lines, every other byte the same.
-    let after = file(&sandbox);
+    let after = sandbox.read(".aws/credentials");
     let new_secret = after
         .lines()
         .filter_map(|l| l.strip_prefix("aws_secret_access_key = "))
@@ -98,7 +83,7 @@ fn two_keys_are_refused_before_anything_is_created() {
         .stderr_has(&format!("user {} has two access keys already", user.name))
         .stderr_has(&format!("{second} (active)"));
     assert_eq!(moto.access_keys(&user.name).len(), 2);
-    assert_eq!(file(&sandbox), before);
+    assert_eq!(sandbox.read(".aws/credentials"), before);
     // An inactive second key goes first with --delete-inactive.
     let (user, sandbox, _) = setup(moto);
     let inactive = moto.second_key(&user.name, false);
@@ -133,7 +118,7 @@ fn a_failure_at_each_step_leaves_a_working_key_and_says_what_to_do() {
         // The old key, and only it, in AWS and in the file.
         let keys = moto.access_keys(&user.name);
         assert_eq!(keys, [(user.access_key_id.clone(), true)], "{step}");
-        assert_eq!(file(&sandbox), before, "{step}");
+        assert_eq!(sandbox.read(".aws/credentials"), before, "{step}");
         if step != "create" {
             run.stderr_has(&format!(
                 "{} is still the key of profile 'work'",
@@ -163,7 +148,7 @@ fn a_failure_at_each_step_leaves_a_working_key_and_says_what_to_do() {
         .unwrap()
         .0
         .clone();
-    assert!(file(&sandbox).contains(&new_id));
+    assert!(sandbox.read(".aws/credentials").contains(&new_id));
 }
 
 #[test]

@@ -3,6 +3,9 @@
 
 use super::*;
 
+/// What [`Sandbox::with_key_among_others`] puts before profile `work`.
+pub const OTHER_PROFILES: &str = "# my keys\n[other]\naws_access_key_id = AKIAOTHERPROFILE0001\naws_secret_access_key = other\n\n";
+
 pub struct Sandbox {
     pub dir: tempfile::TempDir,
     pub env: Vec<(String, String)>,
@@ -48,6 +51,28 @@ impl Sandbox {
             &format!("[profile {profile}]\nmfa_serial = {}\n", user.serials[0]),
         );
         sandbox
+    }
+
+    /// Profile `work` with `user`'s key (and a region) below another
+    /// profile and a comment, its device as `mfa_serial`: for the tests that
+    /// change the key where it stands. Returns the credentials file's text.
+    pub fn with_key_among_others(moto: &Moto, user: &User) -> (Sandbox, String) {
+        let sandbox = Sandbox::new(Some(moto));
+        let credentials = format!(
+            "{OTHER_PROFILES}[work]\naws_access_key_id = {}\naws_secret_access_key = {}\nregion = eu-west-1\n",
+            user.access_key_id, user.secret_access_key
+        );
+        sandbox.write(".aws/credentials", &credentials);
+        sandbox.write(
+            ".aws/config",
+            &format!("[profile work]\nmfa_serial = {}\n", user.serials[0]),
+        );
+        (sandbox, credentials)
+    }
+
+    /// A file's text in the sandbox.
+    pub fn read(&self, relative: &str) -> String {
+        std::fs::read_to_string(self.path(relative)).unwrap()
     }
 
     pub fn path(&self, relative: &str) -> PathBuf {
