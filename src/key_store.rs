@@ -109,7 +109,7 @@ fn load_from_store(profile: &str) -> Result<(String, Zeroizing<String>)> {
 
 /// The access key id of the entry of `profile`, if there is one (an entry
 /// mfa-session cannot read counts as one: it is not to be overwritten).
-pub fn held(profile: &str) -> Result<Option<String>> {
+pub fn held(profile: &str) -> Result<Held> {
     let name = profile.to_owned();
     let text = within("reading", profile, move || {
         match entry(&name)?.get_password() {
@@ -118,11 +118,41 @@ pub fn held(profile: &str) -> Result<Option<String>> {
             Err(err) => Err(err),
         }
     })?;
-    Ok(text.map(|text| {
-        serde_json::from_str::<Stored>(&text)
-            .map(|s| s.access_key_id.clone())
-            .unwrap_or_else(|_| "an entry mfa-session did not write".to_owned())
-    }))
+    Ok(match text {
+        None => Held::Nothing,
+        Some(text) => match serde_json::from_str::<Stored>(&text) {
+            Ok(stored) => Held::Pair(
+                stored.access_key_id.clone(),
+                Zeroizing::new(stored.secret_access_key.clone()),
+            ),
+            Err(_) => Held::Foreign,
+        },
+    })
+}
+
+/// What the keyring holds under a profile's name.
+pub enum Held {
+    Nothing,
+    /// A key pair mfa-session wrote: id and secret.
+    Pair(String, Zeroizing<String>),
+    /// Something mfa-session did not write.
+    Foreign,
+}
+
+impl Held {
+    /// Whether it is exactly this key pair (the same key, moved halfway).
+    pub fn is(&self, id: &str, secret: &str) -> bool {
+        matches!(self, Held::Pair(i, s) if i == id && s.as_str() == secret)
+    }
+
+    /// What it is, for a message.
+    pub fn describe(&self) -> String {
+        match self {
+            Held::Nothing => "nothing".to_owned(),
+            Held::Pair(id, _) => id.clone(),
+            Held::Foreign => "an entry mfa-session did not write".to_owned(),
+        }
+    }
 }
 
 /// Stores the key pair of `profile`, replacing what the entry held, and

@@ -12,7 +12,7 @@ use anyhow::Result;
 
 use crate::cli::{KeysAction, KeysArgs};
 use crate::error::Failure;
-use crate::key_store::{MARKER, MARKER_VALUE, store_name};
+use crate::key_store::{Held, MARKER, MARKER_VALUE, store_name};
 use crate::profile::syntax::FileKind;
 use crate::profile::{KeyPlace, KeyStore, ProfileFiles, ProfileSet};
 
@@ -42,17 +42,26 @@ fn import(name: &str) -> Result<()> {
     let files = ProfileFiles::locate()?;
     let set = ProfileSet::load(&files)?;
     let profile = set.profile(name)?;
-    if let KeyPlace::Keyring { marker, .. } = profile.key_place()? {
-        return Err(Failure::new(format!(
-            "the key of profile '{name}' is in the keyring already ({MARKER} = {MARKER_VALUE} at {})",
-            marker.place()
-        ))
-        .hint(format!("to move it back: mfa-session keys export {name}"))
-        .into());
-    }
-    let key = profile.long_term_key()?;
+    let place = profile.key_place()?;
+    let key = match &place {
+        KeyPlace::Keyring {
+            marker,
+            overridden: None,
+        } => {
+            return Err(Failure::new(format!(
+                "the key of profile '{name}' is in the keyring already ({MARKER} = {MARKER_VALUE} at {})",
+                marker.place()
+            ))
+            .hint(format!("to move it back: mfa-session keys export {name}"))
+            .into());
+        }
+        // Marked, and the files still hold a key: an import stopped before
+        // it took the key out of the file, if the keyring holds the same.
+        KeyPlace::Keyring { .. } => profile.file_key()?,
+        KeyPlace::Files => profile.long_term_key()?,
+    };
     let KeyStore::File(file) = &key.store else {
-        unreachable!("a profile without the marker reads its key from a file");
+        unreachable!("a key from the files");
     };
     let kind = kind_of(&files, file);
     // Both files are checked before the keyring is touched.
@@ -61,10 +70,14 @@ fn import(name: &str) -> Result<()> {
     let id = key.access_key_id.as_str();
     // An entry of the same name (another AWS_CONFIG_FILE's profile, or one
     // left behind) is not overwritten: it may hold the only copy of a key.
-    if let Some(held) = crate::key_store::held(name)? {
+    // The same pair is this move, stopped halfway: it is finished.
+    let held = crate::key_store::held(name)?;
+    let resumed = held.is(id, &key.secret_access_key);
+    if !resumed && !matches!(held, Held::Nothing) {
         return Err(Failure::new(format!(
-            "{} holds a key for profile '{name}' already ({held}); nothing was moved",
-            store_name()
+            "{} holds a key for profile '{name}' already ({}); nothing was moved",
+            store_name(),
+            held.describe()
         ))
         .hint(format!(
             "if it is no longer needed, delete it (e.g. secret-tool clear service {} username {name}) and import again",
@@ -73,8 +86,13 @@ fn import(name: &str) -> Result<()> {
         .into());
     }
 
-    crate::key_store::store(name, id, &key.secret_access_key)?;
-    if let Err(err) = crate::config_file::set_value(&files.config, name, MARKER, MARKER_VALUE) {
+    if !resumed {
+        crate::key_store::store(name, id, &key.secret_access_key)?;
+    }
+    let marked_here = matches!(place, KeyPlace::Files);
+    if marked_here
+        && let Err(err) = crate::config_file::set_value(&files.config, name, MARKER, MARKER_VALUE)
+    {
         let _ = crate::key_store::delete(name);
         return Err(err.context(format!(
             "nothing was moved: the key {id} of profile '{name}' stays in {}",
@@ -98,8 +116,13 @@ fn import(name: &str) -> Result<()> {
             )),
         });
     }
+    let finished = if resumed {
+        " (finishing a move that was stopped halfway)"
+    } else {
+        ""
+    };
     crate::say(&format!(
-        "moved the key {id} of profile '{name}' from {} into {}, and marked the profile with {MARKER} = {MARKER_VALUE} in {}",
+        "moved the key {id} of profile '{name}' from {} into {}, and marked the profile with {MARKER} = {MARKER_VALUE} in {}{finished}",
         file.display(),
         store_name(),
         files.config.display()
@@ -116,6 +139,23 @@ fn export(name: &str) -> Result<()> {
     let set = ProfileSet::load(&files)?;
     let profile = set.profile(name)?;
     let KeyPlace::Keyring { marker, overridden } = profile.key_place()? else {
+        // Unmarked, the key in the files and the same pair in the keyring:
+        // a move stopped halfway (an export before it deleted the entry, an
+        // import before it marked the profile). The file's key is the one in
+        // use; the copy goes.
+        if profile.has_static_key() {
+            let key = profile.file_key()?;
+            if crate::key_store::held(name)?.is(&key.access_key_id, &key.secret_access_key) {
+                crate::key_store::delete(name)?;
+                crate::say(&format!(
+                    "the key {} of profile '{name}' is in {} already; deleted the copy a move stopped halfway left in {}",
+                    key.access_key_id,
+                    key.origin,
+                    store_name()
+                ));
+                return Ok(());
+            }
+        }
         let failure = Failure::new(format!(
             "the key of profile '{name}' is not in the keyring: the profile has no {MARKER} = {MARKER_VALUE}"
         ));
@@ -127,6 +167,26 @@ fn export(name: &str) -> Result<()> {
         .into());
     };
     if let Some(file_key) = overridden {
+        // The same pair in both: an export stopped before it took the
+        // marker out. Finished here.
+        let key = profile.file_key()?;
+        let (id, secret) = crate::key_store::load(name)?;
+        if key.access_key_id == id && key.secret_access_key == secret.as_str() {
+            crate::config_file::remove_value(
+                &marker.file,
+                kind_of(&files, &marker.file),
+                name,
+                MARKER,
+            )?;
+            crate::key_store::delete(name)?;
+            crate::say(&format!(
+                "the key {id} of profile '{name}' is in {} already; removed {MARKER} at {} and deleted the copy in {} (finishing a move that was stopped halfway)",
+                key.origin,
+                marker.place(),
+                store_name()
+            ));
+            return Ok(());
+        }
         return Err(Failure::new(format!(
             "profile '{name}' holds a key in the files already ({}), beside the one in the keyring",
             file_key.place()

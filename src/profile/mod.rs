@@ -369,10 +369,16 @@ impl Profile {
     /// The static key pair, whatever else the profile says: what a source
     /// profile with static keys gives (the SDKs' rule).
     pub fn static_key(&self) -> Result<LongTermKey> {
-        let name = &self.name;
         if let KeyPlace::Keyring { marker, overridden } = self.key_place()? {
-            return keyring_key(name, marker, overridden);
+            return keyring_key(&self.name, marker, overridden);
         }
+        self.file_key()
+    }
+
+    /// The key pair in the profile files, whatever the marker says (`keys`
+    /// compares it with the keyring's to finish an interrupted move).
+    pub fn file_key(&self) -> Result<LongTermKey> {
+        let name = &self.name;
         let [credentials, config] = &self.keys;
         let keys = if credentials.id.is_some() {
             credentials

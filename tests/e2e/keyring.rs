@@ -310,6 +310,67 @@ fn import_never_overwrites_an_entry_of_the_same_name() {
     assert_eq!(sandbox.read("other/config"), "");
 }
 
+/// The states a killed `keys import` or `keys export` leaves, made by hand:
+/// the next import or export finishes the move instead of refusing it.
+#[test]
+fn a_move_stopped_halfway_is_finished_by_the_next_one() {
+    let moto = need!(moto());
+    need!(have_tools());
+    let (user, sandbox, service, before) = setup(moto);
+    let config_before = sandbox.read(".aws/config");
+    let keys_out = before.replace(
+        &format!(
+            "aws_access_key_id = {}\naws_secret_access_key = {}\n",
+            user.access_key_id, user.secret_access_key
+        ),
+        "",
+    );
+    sandbox.run(&["keys", "import", "work"]).success();
+    let config_marked = sandbox.read(".aws/config");
+    // The pair stored, nothing else yet (an import killed after the store,
+    // or an export killed before it deleted the entry).
+    let stored_only = |sandbox: &Sandbox| {
+        sandbox.write(".aws/credentials", &before);
+        sandbox.write(".aws/config", &config_before);
+    };
+    stored_only(&sandbox);
+    sandbox
+        .run(&["keys", "import", "work"])
+        .success()
+        .stderr_has("stopped halfway")
+        .keeps_secret(&[&user.secret_access_key]);
+    assert_eq!(sandbox.read(".aws/credentials"), keys_out);
+    assert_eq!(sandbox.read(".aws/config"), config_marked);
+    stored_only(&sandbox);
+    sandbox
+        .run(&["keys", "export", "work"])
+        .success()
+        .stderr_has("deleted the copy a move stopped halfway left");
+    assert_eq!(service.lookup(&sandbox, "work"), None);
+    assert_eq!(sandbox.read(".aws/credentials"), before);
+
+    // Stored and marked, the file not yet rewritten (an import killed while
+    // it wrote the file, or an export killed before it took the marker out).
+    sandbox.run(&["keys", "import", "work"]).success();
+    let marked = |sandbox: &Sandbox| sandbox.write(".aws/credentials", &before);
+    marked(&sandbox);
+    sandbox
+        .run(&["keys", "import", "work"])
+        .success()
+        .stderr_has("stopped halfway");
+    assert_eq!(sandbox.read(".aws/credentials"), keys_out);
+    marked(&sandbox);
+    sandbox
+        .run(&["keys", "export", "work"])
+        .success()
+        .stderr_has("stopped halfway");
+    assert_eq!(sandbox.read(".aws/config"), config_before);
+    assert_eq!(sandbox.read(".aws/credentials"), before);
+    assert_eq!(service.lookup(&sandbox, "work"), None);
+    // The key works from the file again.
+    sandbox.run(&["123456", "work"]).success();
+}
+
 #[test]
 fn rotate_writes_the_new_key_into_the_keyring() {
     let moto = need!(moto());
