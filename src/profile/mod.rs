@@ -484,6 +484,9 @@ fn keyring_key(name: &str, marker: &Setting, overridden: Option<&Setting>) -> Re
     })
 }
 
+/// The largest profile file read.
+const MAX_FILE: u64 = 8 << 20;
+
 /// One file, parsed; `None` when it does not exist.
 struct Parsed {
     path: PathBuf,
@@ -499,7 +502,19 @@ impl Drop for Parsed {
 
 impl Parsed {
     fn read(path: &Path, kind: FileKind) -> Result<Option<Parsed>> {
-        let bytes = match std::fs::read(path) {
+        // Read up to a cap: a path such as /dev/zero must not eat the
+        // machine's memory. A pipe (`<(pass show aws)`) is read as a file.
+        let read = std::fs::File::open(path).and_then(|file| {
+            let mut bytes = Vec::new();
+            io::Read::read_to_end(&mut io::Read::take(file, MAX_FILE + 1), &mut bytes)?;
+            Ok(bytes)
+        });
+        let bytes = match read {
+            Ok(bytes) if bytes.len() as u64 > MAX_FILE => bail!(Failure::new(format!(
+                "cannot read {}: it is larger than {} MiB, which no profile file is",
+                path.display(),
+                MAX_FILE >> 20
+            ))),
             Ok(bytes) => bytes,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => bail!(Failure::new(format!(

@@ -390,3 +390,28 @@ fn a_code_with_the_space_apps_show_is_taken() {
         .failure(1)
         .stderr_has("that code was used");
 }
+
+/// A profile file that never ends (/dev/zero) is refused at a cap, not read
+/// into memory (the test runs under a memory limit, so that without the cap
+/// it ends with an allocation failure rather than the host's).
+#[test]
+fn a_profile_file_that_never_ends_is_refused_at_a_cap() {
+    let mut sandbox = Sandbox::new(None);
+    sandbox.write(".aws/config", "[profile p]\nregion = eu-west-1\n");
+    sandbox.set("AWS_SHARED_CREDENTIALS_FILE", "/dev/zero");
+    let output = sandbox
+        .shell_command(&[
+            "sh",
+            "-c",
+            "ulimit -v 2000000; exec \"$0\" \"$@\"",
+            &*BIN,
+            "123456",
+            "p",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    Run::from(output)
+        .failure(1)
+        .stderr_has("cannot read /dev/zero: it is larger than 8 MiB");
+}
