@@ -173,7 +173,8 @@ fn still_there(path: &Path, _file: &File) -> bool {
     path.exists()
 }
 
-/// Whether the process `pid` still runs (a zombie counts as running).
+/// Whether the process `pid` still runs. A zombie (killed, not yet
+/// reaped by its parent) does not: it can write nothing any more.
 #[cfg(unix)]
 pub fn process_alive(pid: u32) -> bool {
     let Ok(pid) = libc::pid_t::try_from(pid) else {
@@ -184,7 +185,21 @@ pub fn process_alive(pid: u32) -> bool {
     }
     // SAFETY: signal 0 only checks that the process exists.
     let result = unsafe { libc::kill(pid, 0) };
-    result == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+    let exists = result == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+    exists && !zombie(pid)
+}
+
+/// Linux: the state field of /proc/PID/stat (after the command name in
+/// parentheses) is `Z` for a zombie. Elsewhere: not known, so not one.
+#[cfg(unix)]
+fn zombie(pid: libc::pid_t) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            let after = &stat[stat.rfind(')')? + 1..];
+            after.split_whitespace().next().map(|state| state == "Z")
+        })
+        .unwrap_or(false)
 }
 
 #[cfg(not(unix))]
@@ -265,6 +280,12 @@ mod tests {
     #[test]
     fn this_process_is_alive_and_a_reaped_child_is_not() {
         assert!(process_alive(std::process::id()));
+        // A child that exited and is not yet reaped is a zombie: not alive.
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let zombie_pid = child.id();
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(!process_alive(zombie_pid));
+        child.wait().unwrap();
         let mut child = std::process::Command::new("true").spawn().unwrap();
         let pid = child.id();
         child.wait().unwrap();
