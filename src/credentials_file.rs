@@ -329,6 +329,12 @@ pub fn without_properties(
         .all(|i| document.lines[i].text.trim().is_empty());
     if left_empty {
         dropped.extend(target.line..target.end);
+        // With the blank line a writer put before it, so that moving a
+        // section out and back does not leave one more blank line each time.
+        let blank = |i: usize| document.lines[i].text.trim().is_empty();
+        if target.line > 0 && blank(target.line - 1) {
+            dropped.push(target.line - 1);
+        }
     }
     let mut out = String::with_capacity(text.len());
     out.push_str(bom);
@@ -507,6 +513,24 @@ mod tests {
             without_properties(config, FileKind::Config, "work", &["mfa_session_key"]).unwrap(),
             "[profile work]\n# mine\n\n[profile z]\n"
         );
+        // The blank line before an emptied section goes with it.
+        let text = "[a]\nx = 1\n\n[work]\naws_access_key_id = A\naws_secret_access_key = s\n";
+        assert_eq!(
+            without_properties(text, FileKind::Credentials, "work", &KEY_PAIR).unwrap(),
+            "[a]\nx = 1\n"
+        );
+        // Out and back in (keys import, then export): the file as it was.
+        let out = without_properties(text, FileKind::Credentials, "work", &KEY_PAIR).unwrap();
+        let back = with_section(
+            &out,
+            "work",
+            &[
+                ("aws_access_key_id", "A".to_owned()),
+                ("aws_secret_access_key", "s".to_owned()),
+            ],
+        )
+        .unwrap();
+        assert_eq!(back, text);
         let config = "[default]\nmfa_session_key = keyring\n\n[profile z]\n";
         assert_eq!(
             without_properties(config, FileKind::Config, "default", &["mfa_session_key"]).unwrap(),
