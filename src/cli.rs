@@ -291,6 +291,11 @@ pub struct ServeArgs {
     /// The shell to print the variables for [default: sh]
     #[arg(long, value_enum, value_name = "SHELL")]
     pub shell: Option<Shell>,
+
+    /// Print the variables even when stdout is a terminal (where the
+    /// endpoint's token would stay on screen)
+    #[arg(long)]
+    pub print: bool,
 }
 
 #[derive(Debug, Args)]

@@ -1,4 +1,4 @@
-//! Keeping secrets out of core dumps.
+//! Keeping secrets out of core dumps, and out of files other users can read.
 //!
 //! A crash would otherwise write the process's memory, with the long-term
 //! secret key and the session in it, to a core file (or to a crash reporter
@@ -51,3 +51,74 @@ pub fn no_core_dumps() {}
 
 #[cfg(not(unix))]
 pub fn restore_core_limit() {}
+
+/// What stdout is, for output that holds a secret.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Stdout {
+    /// A pipe (`eval "$(...)"`, `| source`), a socket or a device.
+    Stream,
+    Terminal,
+    /// A regular file, now this user's alone.
+    File,
+}
+
+/// Keeps a secret written to stdout from other local users: a regular file
+/// (`mfa-session default > creds.sh`) gets mode 0600 when it had more, said
+/// once on stderr; a file another user owns (and so can read whatever its
+/// mode) is refused. `what` names the secret for the messages.
+pub fn private_stdout(what: &str) -> anyhow::Result<Stdout> {
+    if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        return Ok(Stdout::Terminal);
+    }
+    private_file_stdout(what)
+}
+
+#[cfg(unix)]
+fn private_file_stdout(what: &str) -> anyhow::Result<Stdout> {
+    // SAFETY: fstat fills a zeroed struct for descriptor 1; geteuid cannot fail.
+    let (meta, me) = unsafe {
+        let mut meta: libc::stat = std::mem::zeroed();
+        if libc::fstat(1, &mut meta) != 0 {
+            return Ok(Stdout::Stream);
+        }
+        (meta, libc::geteuid())
+    };
+    if meta.st_mode & libc::S_IFMT != libc::S_IFREG {
+        return Ok(Stdout::Stream);
+    }
+    let name = std::fs::read_link("/proc/self/fd/1")
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "the file stdout goes to".to_owned());
+    if meta.st_uid != me {
+        return Err(crate::error::Failure::new(format!(
+            "will not write {what} into {name}: it belongs to user {}, who could read it",
+            meta.st_uid
+        ))
+        .hint("write it to a file of your own, or to a pipe")
+        .into());
+    }
+    let mode = u32::from(meta.st_mode) & 0o7777;
+    if mode & 0o077 != 0 {
+        // SAFETY: changes the mode of our own descriptor.
+        if unsafe { libc::fchmod(1, 0o600) } != 0 {
+            let e = std::io::Error::last_os_error();
+            return Err(crate::error::Failure::new(format!(
+                "will not write {what} into {name}: other users may read it (mode {:o}) and it cannot be made private: {}",
+                mode & 0o777,
+                crate::error::io_reason(&e)
+            ))
+            .into());
+        }
+        crate::say(&format!(
+            "made {name} private (mode 600, was {:o}): it holds {what}",
+            mode & 0o777
+        ));
+    }
+    Ok(Stdout::File)
+}
+
+#[cfg(not(unix))]
+fn private_file_stdout(_what: &str) -> anyhow::Result<Stdout> {
+    // Files under the user's profile are the user's by their ACL.
+    Ok(Stdout::Stream)
+}

@@ -37,6 +37,7 @@ pub(crate) mod secret_file;
 pub(crate) mod server;
 pub mod session;
 pub mod shell;
+pub mod signals;
 pub(crate) mod spent;
 
 use std::io::Write;

@@ -14,6 +14,8 @@ use mfa_session::error::{Exit, Report};
 use mfa_session::{cmd, say};
 
 fn main() -> ExitCode {
+    // Before any thread starts: every thread inherits the blocked signals.
+    mfa_session::signals::init();
     mfa_session::hardening::no_core_dumps();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,

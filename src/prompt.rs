@@ -217,6 +217,9 @@ mod interrupt {
     /// previous disposition back.
     pub struct InterruptGuard {
         previous: libc::sigaction,
+        /// SIGINT unblocked in this thread and sent here by the signal
+        /// thread (every thread blocks it otherwise, see crate::signals).
+        unblocked: Option<crate::signals::PromptGuard>,
     }
 
     impl InterruptGuard {
@@ -232,13 +235,20 @@ mod interrupt {
                 if libc::sigaction(libc::SIGINT, &action, &mut previous) != 0 {
                     return None;
                 }
-                Some(InterruptGuard { previous })
+                let unblocked = Some(crate::signals::PromptGuard::open());
+                Some(InterruptGuard {
+                    previous,
+                    unblocked,
+                })
             }
         }
     }
 
     impl Drop for InterruptGuard {
         fn drop(&mut self) {
+            // SIGINT blocked again before the handler goes: a late one
+            // cannot end the process with the terminal half restored.
+            drop(self.unblocked.take());
             // SAFETY: restores the disposition saved by `install`.
             unsafe {
                 libc::sigaction(libc::SIGINT, &self.previous, std::ptr::null_mut());

@@ -5,11 +5,13 @@
 //! synced and then renamed over the target, so a reader sees the old file or
 //! the new one, never half of either. Around that:
 //! - the temporary file is created with mode 0600 and removed on every error
-//!   path; SIGINT, SIGTERM, SIGHUP and SIGQUIT are held back from its
-//!   creation to the rename, so Ctrl-C cannot leave it behind either (only
+//!   path; SIGINT, SIGTERM, SIGHUP and SIGQUIT wait from its creation to the
+//!   rename ([`crate::signals::Critical`], whichever thread they reach), so
+//!   Ctrl-C cannot leave it behind either (only
 //!   SIGKILL or a power cut can: then it is `.NAME.mfa-session-PID-*.tmp`,
-//!   locked by its writer until the rename, and the next write to that
-//!   directory removes it once the writer is gone, as `forget --all` does);
+//!   locked by its writer until the rename, and the next [`update`] of a file
+//!   in that directory removes it once the writer is gone, whether it
+//!   writes or not, as `forget --all` does);
 //! - [`update`] resolves a chain of symbolic links and replaces the real file
 //!   (a dotfiles link stays a link), keeps its mode and owner (a run as root
 //!   with the user's HOME leaves the user's file the user's), refuses a
@@ -213,7 +215,7 @@ fn write_and_rename(
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     remove_stale_temporaries(dir);
-    let _held = HeldSignals::hold();
+    let _held = crate::signals::Critical::open();
     let mut temp = tempfile::Builder::new()
         .prefix(&format!(".{name}{TEMP_MARK}{}-", std::process::id()))
         .suffix(TEMP_SUFFIX)
@@ -472,46 +474,6 @@ pub fn private_reason(owner: u32, mode: u32, me: u32) -> Option<NotPrivate> {
         return Some(NotPrivate::Mode(mode));
     }
     None
-}
-
-/// While alive, the signals that end a process politely are held back (they
-/// are delivered when it is dropped), so a temporary file with secrets is
-/// renamed or removed before the process can end.
-struct HeldSignals {
-    #[cfg(unix)]
-    previous: libc::sigset_t,
-}
-
-impl HeldSignals {
-    #[cfg(unix)]
-    fn hold() -> HeldSignals {
-        // SAFETY: the sets are initialised by sigemptyset before use.
-        unsafe {
-            let mut set: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut set);
-            for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT] {
-                libc::sigaddset(&mut set, signal);
-            }
-            let mut previous: libc::sigset_t = std::mem::zeroed();
-            libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut previous);
-            HeldSignals { previous }
-        }
-    }
-
-    #[cfg(not(unix))]
-    fn hold() -> HeldSignals {
-        HeldSignals {}
-    }
-}
-
-#[cfg(unix)]
-impl Drop for HeldSignals {
-    fn drop(&mut self) {
-        // SAFETY: restores the mask saved by `hold`.
-        unsafe {
-            libc::pthread_sigmask(libc::SIG_SETMASK, &self.previous, std::ptr::null_mut());
-        }
-    }
 }
 
 #[cfg(test)]

@@ -12,10 +12,13 @@
 //! Only 127.0.0.1 is listened on. Every request must carry the token, a
 //! random 256-bit value made per run, compared in constant time; one
 //! without it gets 403 and nothing else. Nothing secret is ever logged.
+//! Every local user can connect, though: connections are capped, a request
+//! has one deadline, and nothing a client does can stall or end the server
+//! (see [`Endpoint::serve`]).
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use serde::Serialize;
@@ -53,21 +56,104 @@ impl Endpoint {
         })
     }
 
-    /// Serves until the process ends: each request on a thread of its own,
-    /// answered by `credentials` (which refreshes what needs it).
+    /// Serves until the process ends: each connection on a thread of its
+    /// own, answered by `credentials` (which refreshes what needs it).
+    ///
+    /// Any local user can connect before the token is checked, so nothing a
+    /// client does may hold the server: at most [`MAX_CONNECTIONS`] at once
+    /// (a new one pushes out the oldest that has not sent its request yet),
+    /// one deadline for a whole request, and a thread that cannot be started
+    /// or a failed accept costs that connection only, never the process.
     pub fn serve<F>(&self, credentials: F) -> !
     where
         F: Fn() -> Result<Served> + Sync,
     {
+        let waiting = Waiting::default();
         std::thread::scope(|scope| {
-            for stream in self.listener.incoming().flatten() {
+            loop {
+                let stream = match self.listener.accept() {
+                    Ok((stream, _)) => stream,
+                    Err(_) => {
+                        // Out of descriptors, say: let threads finish.
+                        std::thread::sleep(ACCEPT_BACKOFF);
+                        continue;
+                    }
+                };
+                let Some(slot) = waiting.admit(&stream) else {
+                    continue;
+                };
                 let credentials = &credentials;
                 let token = self.token.as_str();
-                scope.spawn(move || answer(stream, token, credentials));
+                let waiting = &waiting;
+                let started = std::thread::Builder::new()
+                    .spawn_scoped(scope, move || answer(stream, token, credentials, waiting, slot));
+                if started.is_err() {
+                    // The closure (and the connection in it) is dropped.
+                    waiting.release(slot);
+                    std::thread::sleep(ACCEPT_BACKOFF);
+                }
             }
         });
-        // incoming() never ends; the process does, with the child or a signal.
+        // The loop never ends; the process does, with the child or a signal.
+        #[allow(unreachable_code)]
         std::process::exit(1)
+    }
+}
+
+/// How many connections are served at once.
+pub const MAX_CONNECTIONS: usize = 64;
+
+/// How long a client has to send its whole request, and the endpoint to
+/// write its answer.
+const DEADLINE: Duration = Duration::from_secs(5);
+
+/// The pause after an accept or a thread start that failed.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+
+/// The connections being served, and which of them have not sent their
+/// request yet (oldest first), so that one can be pushed out.
+#[derive(Default)]
+struct Waiting {
+    state: std::sync::Mutex<Connections>,
+}
+
+#[derive(Default)]
+struct Connections {
+    live: usize,
+    next: u64,
+    unsent: std::collections::VecDeque<(u64, TcpStream)>,
+}
+
+impl Waiting {
+    /// A slot for `stream`, making room when all are taken; None when every
+    /// connection is past its request (the new one is dropped).
+    fn admit(&self, stream: &TcpStream) -> Option<u64> {
+        let mut state = self.state.lock().ok()?;
+        if state.live >= MAX_CONNECTIONS {
+            let (_, oldest) = state.unsent.pop_front()?;
+            let _ = oldest.shutdown(std::net::Shutdown::Both);
+        }
+        let id = state.next;
+        state.next += 1;
+        state.live += 1;
+        if let Ok(handle) = stream.try_clone() {
+            state.unsent.push_back((id, handle));
+        }
+        Some(id)
+    }
+
+    /// The request of `slot` is in: it can no longer be pushed out.
+    fn sent(&self, slot: u64) {
+        if let Ok(mut state) = self.state.lock() {
+            state.unsent.retain(|(id, _)| *id != slot);
+        }
+    }
+
+    fn release(&self, slot: u64) {
+        if let Ok(mut state) = self.state.lock() {
+            state.unsent.retain(|(id, _)| *id != slot);
+            state.live = state.live.saturating_sub(1);
+        }
     }
 }
 
@@ -88,11 +174,29 @@ struct Answer<'a> {
     account_id: Option<&'a str>,
 }
 
-fn answer(mut stream: TcpStream, token: &str, credentials: &(dyn Fn() -> Result<Served> + Sync)) {
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-    let Some(head) = read_head(&mut stream) else {
+fn answer(
+    stream: TcpStream,
+    token: &str,
+    credentials: &(dyn Fn() -> Result<Served> + Sync),
+    waiting: &Waiting,
+    slot: u64,
+) {
+    respond(stream, token, credentials, waiting, slot);
+    waiting.release(slot);
+}
+
+fn respond(
+    mut stream: TcpStream,
+    token: &str,
+    credentials: &(dyn Fn() -> Result<Served> + Sync),
+    waiting: &Waiting,
+    slot: u64,
+) {
+    let Some(head) = read_head(&mut stream, Instant::now() + DEADLINE) else {
         return;
     };
+    waiting.sent(slot);
+    let _ = stream.set_write_timeout(Some(DEADLINE));
     let mut lines = head.split("\r\n");
     let request_line = lines.next().unwrap_or_default();
     let mut parts = request_line.split(' ');
@@ -148,10 +252,17 @@ fn error_body(code: &str, message: &str) -> String {
     serde_json::json!({ "code": code, "message": message }).to_string()
 }
 
-fn read_head(stream: &mut TcpStream) -> Option<String> {
+/// The request's head, if the whole of it comes before `deadline` (a
+/// client that sends a byte now and then gets no more time for it).
+fn read_head(stream: &mut TcpStream, deadline: Instant) -> Option<String> {
     let mut data = Vec::new();
     let mut buf = [0u8; 2048];
     while !data.windows(4).any(|w| w == b"\r\n\r\n") {
+        let left = deadline.checked_duration_since(Instant::now())?;
+        if left.is_zero() {
+            return None;
+        }
+        stream.set_read_timeout(Some(left)).ok()?;
         let n = stream.read(&mut buf).ok()?;
         if n == 0 || data.len() + n > MAX_HEAD {
             return None;

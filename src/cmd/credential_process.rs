@@ -1,7 +1,6 @@
 //! `mfa-session credential-process`: the JSON the AWS SDKs and CLI read from
 //! a `credential_process` command.
 
-use std::io::IsTerminal;
 
 use anyhow::Result;
 use serde::Serialize;
@@ -21,7 +20,8 @@ pub fn run(args: &CredentialProcessArgs) -> Result<String> {
         session_token: &'a str,
         expiration: String,
     }
-    if !print && std::io::stdout().is_terminal() {
+    let stdout = crate::hardening::private_stdout("the session's secret key")?;
+    if !print && stdout == crate::hardening::Stdout::Terminal {
         return Err(Failure::new(
             "not printing credential_process JSON to a terminal, where the secret key would stay on screen",
         )

@@ -5,8 +5,6 @@
 //! Output is returned to `main`, which prints it once: on any failure stdout
 //! stays empty and `eval` runs nothing.
 
-use std::io::IsTerminal;
-
 use anyhow::Result;
 
 use crate::cache::{SessionCache, WrittenSection};
@@ -68,7 +66,8 @@ pub fn run(args: &GetArgs) -> Result<String> {
         }
         return Ok(String::new());
     }
-    let on_terminal = !args.print && std::io::stdout().is_terminal();
+    let stdout = crate::hardening::private_stdout("the session's secret key")?;
+    let on_terminal = !args.print && stdout == crate::hardening::Stdout::Terminal;
     if on_terminal && !request.cache.enabled() {
         // The session could be neither shown nor kept: spend no code on it.
         let profile = &request.profile;

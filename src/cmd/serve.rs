@@ -94,6 +94,16 @@ pub fn run(args: &ServeArgs) -> Result<String> {
         Some(shell) => shell,
         None => Shell::default_for_platform()?,
     };
+    // Before any code is spent: the token lets any local user take the
+    // role, so it goes only to a pipe or a file of this user's alone.
+    let stdout = crate::hardening::private_stdout("the endpoint's token")?;
+    if stdout == crate::hardening::Stdout::Terminal && !args.print {
+        return Err(Failure::new(
+            "not serving: stdout is a terminal, where the endpoint's token would stay on screen",
+        )
+        .hint("write the variables to a file, e.g. mfa-session serve PROFILE > serve.env (made private), then source it where they are needed; --print prints them anyway")
+        .into());
+    }
     let (source, obtained) = Source::start(&args.target.positionals(), &args.session)?;
     let endpoint = Endpoint::open()?;
     let mut script = Script::new();
@@ -166,23 +176,60 @@ pub fn exec(args: &ExecArgs, path: &Path) -> Result<String> {
     command.env(CREDENTIALS_FILE, NO_FILE);
     command.env(FULL_URI, &endpoint.url);
     command.env(TOKEN, &endpoint.token);
-    let mut child = command
-        .spawn()
-        .map_err(|e| crate::cmd::exec::cannot_run(program, &e))?;
+    end_with_this_process(&mut command);
     // Ctrl-C is the command's to handle: it may still need credentials to
-    // clean up; SIGTERM and SIGHUP are passed on to it. This process ends
-    // when the command does.
-    ignore_interrupts();
-    forward_terminations(child.id());
-    std::thread::spawn(move || {
+    // clean up; SIGTERM and SIGHUP are passed on to it, from before it
+    // starts (crate::signals). This process ends when the command does.
+    let mut child = crate::signals::forward_to_child(|| {
+        let child = command.spawn()?;
+        let pid = child.id();
+        Ok((child, pid))
+    })
+    .map_err(|e| crate::cmd::exec::cannot_run(program, &e))?;
+    let waiter = std::thread::Builder::new().spawn(move || {
         let code = match child.wait() {
             Ok(status) => exit_code(status),
             Err(_) => 1,
         };
         std::process::exit(code)
     });
+    if let Err(e) = waiter {
+        return Err(Failure::new(format!(
+            "cannot wait for the command: {}",
+            crate::error::io_reason(&e)
+        ))
+        .into());
+    }
     endpoint.serve(|| source.next())
 }
+
+/// The command must never outlive the endpoint it was pointed at: another
+/// local user could then listen on that port and hand it their own
+/// credentials. On Linux the kernel kills it when this process dies however
+/// it dies (SIGKILL included); the main thread, which starts it, serves
+/// until the process ends.
+#[cfg(target_os = "linux")]
+fn end_with_this_process(command: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: getpid before the fork; prctl, getppid and _exit are
+    // async-signal-safe.
+    let parent = unsafe { libc::getpid() };
+    unsafe {
+        command.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // Dead already, between the fork and the prctl.
+            if libc::getppid() != parent {
+                libc::_exit(1);
+            }
+            Ok(())
+        });
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn end_with_this_process(_command: &mut Command) {}
 
 fn exit_code(status: std::process::ExitStatus) -> i32 {
     #[cfg(unix)]
@@ -194,44 +241,3 @@ fn exit_code(status: std::process::ExitStatus) -> i32 {
     }
     status.code().unwrap_or(1)
 }
-
-#[cfg(unix)]
-fn ignore_interrupts() {
-    // SAFETY: setting a signal's disposition to SIG_IGN touches no memory.
-    unsafe {
-        libc::signal(libc::SIGINT, libc::SIG_IGN);
-        libc::signal(libc::SIGQUIT, libc::SIG_IGN);
-    }
-}
-
-#[cfg(not(unix))]
-fn ignore_interrupts() {}
-
-/// The command's pid, for the signal handler.
-#[cfg(unix)]
-static CHILD: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
-
-#[cfg(unix)]
-fn forward_terminations(pid: u32) {
-    extern "C" fn forward(signal: libc::c_int) {
-        let pid = CHILD.load(std::sync::atomic::Ordering::Relaxed);
-        if pid > 0 {
-            // SAFETY: kill is async-signal-safe.
-            unsafe {
-                libc::kill(pid, signal);
-            }
-        }
-    }
-    CHILD.store(
-        i32::try_from(pid).unwrap_or(0),
-        std::sync::atomic::Ordering::Relaxed,
-    );
-    // SAFETY: the handler only reads an atomic and calls kill.
-    unsafe {
-        libc::signal(libc::SIGTERM, forward as *const () as libc::sighandler_t);
-        libc::signal(libc::SIGHUP, forward as *const () as libc::sighandler_t);
-    }
-}
-
-#[cfg(not(unix))]
-fn forward_terminations(_pid: u32) {}
