@@ -147,6 +147,10 @@ pub struct WrittenSection {
     pub section: String,
     /// The session's access key id, to recognise it (not secret).
     pub access_key_id: String,
+    /// Those of sessions the section may still hold: the record is written
+    /// before the section, so a run killed in between leaves the one before.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub earlier_access_key_ids: Vec<String>,
     /// For a role profile: the root profile whose MFA session it came
     /// from, so that `forget ROOT` takes it out too.
     #[serde(default)]
@@ -293,11 +297,12 @@ impl SessionCache {
                 (dir, base)
             }
             None => match dirs::cache_dir() {
-                // ~/.cache may be made, HOME never.
-                Some(base) => (
-                    base.join("mfa-session"),
-                    base.parent().map(Path::to_path_buf),
-                ),
+                // The XDG base directory is made with its missing parents
+                // (0700), as the spec says; HOME never is.
+                Some(base) => {
+                    let home = dirs::home_dir().filter(|h| base.starts_with(h));
+                    (base.join("mfa-session"), home)
+                }
                 None => {
                     return Err(
                         Failure::new("cannot find a cache directory (HOME is not set)")
@@ -359,6 +364,14 @@ impl SessionCache {
             written: written.clone(),
         };
         self.write_json(&self.written_path(written), &file)
+    }
+
+    /// The record of the section `written` names, if there is one.
+    pub fn written_before(&self, written: &WrittenSection) -> Option<WrittenSection> {
+        read_json::<WrittenFile>(&self.written_path(written))
+            .ok()
+            .filter(|f| f.format == FORMAT)
+            .map(|f| f.written)
     }
 
     /// Drops the record of a section `--write-profile` filled.

@@ -169,6 +169,12 @@ fn refusal(section: &str, path: &std::path::Path, reason: &str) -> anyhow::Error
     .into()
 }
 
+/// The real file [`write_session`] writes (the credentials file, behind
+/// its links).
+pub fn session_file() -> Result<PathBuf> {
+    crate::secret_file::check_target(&ProfileFiles::locate()?.credentials)
+}
+
 /// Writes the session into `[section]`; returns the real file's path.
 pub fn write_session(section: &str, profile: &str, session: &Session) -> Result<PathBuf> {
     check_target(section, profile)?;
@@ -180,7 +186,7 @@ pub fn write_session(section: &str, profile: &str, session: &Session) -> Result<
         ("expiration", &session.expiration_rfc3339()),
     ]
     .map(|(k, v)| (k, v.to_owned()));
-    crate::secret_file::update(&path, |text| {
+    crate::secret_file::update_secret(&path, |text| {
         with_section(text.unwrap_or(""), section, &values)
             .map(|text| Some(text.into_bytes()))
             .map_err(|reason| refusal(section, &path, &reason))
@@ -197,7 +203,7 @@ pub fn replace_key(
     old_id: &str,
     new: (&str, &str),
 ) -> Result<PathBuf> {
-    crate::secret_file::update(path, |text| {
+    crate::secret_file::update_secret(path, |text| {
         with_key(text.unwrap_or(""), kind, profile, old_id, new)
             .map(|text| Some(text.into_bytes()))
             .map_err(|reason| {
@@ -208,6 +214,23 @@ pub fn replace_key(
                 .into()
             })
     })
+}
+
+/// The access key id of `profile` in a profile file's `text`, found as
+/// [`with_key`] finds the pair it replaces.
+pub fn key_id_of(text: &str, kind: FileKind, profile: &str) -> Option<String> {
+    let (_, text) = split_bom(text);
+    let document = syntax::parse_for_edit(text, kind, profile).ok()?;
+    let sections: Vec<&Section> = document.profile_sections(profile).collect();
+    let target = sections
+        .iter()
+        .find(|s| matches!(s.header, syntax::Header::Profile { prefixed: true, .. }))
+        .or(sections.first())?;
+    target
+        .properties
+        .iter()
+        .find(|p| p.key == "aws_access_key_id")
+        .map(|p| p.value.clone())
 }
 
 /// `text` with the key pair of `profile` replaced on its own lines (their
@@ -353,7 +376,7 @@ pub fn add_key(
     profile: &str,
     (id, secret): (&str, &str),
 ) -> Result<PathBuf> {
-    crate::secret_file::update(path, |text| {
+    crate::secret_file::update_secret(path, |text| {
         with_section(
             text.unwrap_or(""),
             profile,
@@ -373,18 +396,20 @@ pub fn add_key(
     })
 }
 
-/// Removes from `[section]` the session this tool wrote there (the one with
-/// `access_key_id`), and the section itself when nothing else is left in it.
-/// Returns whether anything was removed; a section that holds something
-/// else now is left alone.
-pub fn remove_session(path: &std::path::Path, section: &str, access_key_id: &str) -> Result<bool> {
+/// Removes from `[section]` the session this tool wrote there (one with an
+/// access key id of `ids`), and the section itself when nothing else is left
+/// in it. Returns whether anything was removed; a section that holds
+/// something else now is left alone.
+pub fn remove_session(path: &std::path::Path, section: &str, ids: &[&str]) -> Result<bool> {
     // Gone (a dangling link too): nothing to take out, and nothing to create.
     if !path.exists() {
         return Ok(false);
     }
     let mut removed = false;
     crate::secret_file::update(path, |text| {
-        let out = without_session(text.unwrap_or(""), section, access_key_id);
+        let out = ids
+            .iter()
+            .find_map(|id| without_session(text.unwrap_or(""), section, id));
         removed = out.is_some();
         Ok(out.map(String::into_bytes))
     })?;

@@ -94,11 +94,9 @@ impl Dialog {
                 cmd
             }
             Dialog::PowerShell => {
-                let quoted = text.replace('\'', "''");
                 let mut cmd = Command::new("powershell");
-                cmd.args(["-NoProfile", "-NonInteractive", "-Command"]).arg(format!(
-                    "$c = Get-Credential -UserName 'MFA code' -Message '{quoted}'; if ($c) {{ $c.GetNetworkCredential().Password }} else {{ exit 1 }}"
-                ));
+                cmd.args(["-NoProfile", "-NonInteractive", "-Command"])
+                    .arg(powershell_dialog(text));
                 cmd
             }
         }
@@ -213,6 +211,15 @@ pub fn read_code(dialog: &Dialog, serial: &str, profile: &str) -> Result<MfaCode
     unreachable!("the loop returns on its last attempt")
 }
 
+/// The PowerShell that asks for the code, `text` in it as one verbatim
+/// string however it is quoted (a profile name may hold any quote).
+fn powershell_dialog(text: &str) -> String {
+    format!(
+        "$c = Get-Credential -UserName 'MFA code' -Message {}; if ($c) {{ $c.GetNetworkCredential().Password }} else {{ exit 1 }}",
+        crate::shell::powershell_quote(text)
+    )
+}
+
 /// A notification on the desktop, where one can be shown; quietly nothing
 /// where not.
 pub fn notify(text: &str) {
@@ -248,4 +255,35 @@ fn on_path(name: &str) -> Option<PathBuf> {
     std::env::split_paths(&dirs)
         .map(|d| d.join(name))
         .find(|p| crate::program::find_program(&p.clone().into_os_string()).is_ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_powershell_dialog_keeps_any_quote_in_the_message() {
+        for profile in [
+            "plain",
+            "o'brien",
+            "it\u{2019}s; exit 0 #",
+            "\u{2018}x\u{201B}'\u{201A}",
+        ] {
+            let text = format!("MFA code for profile '{profile}'");
+            let script = powershell_dialog(&text);
+            let message = script
+                .strip_prefix("$c = Get-Credential -UserName 'MFA code' -Message ")
+                .and_then(|rest| {
+                    rest.strip_suffix(
+                        "; if ($c) { $c.GetNetworkCredential().Password } else { exit 1 }",
+                    )
+                })
+                .unwrap();
+            assert_eq!(
+                crate::shell::powershell_unquote(message),
+                Some(text),
+                "{script}"
+            );
+        }
+    }
 }

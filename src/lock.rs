@@ -131,6 +131,48 @@ fn take(path: &Path, what: &str, wait: Duration, announce: bool) -> Result<Held>
     }
 }
 
+/// Locks `file` (the file at `path`, which others lock to edit it: a
+/// profile file), waiting up to `wait` for another holder and saying once
+/// what it waits for, as [`acquire`] does.
+pub fn wait_for(file: &File, path: &Path, wait: Duration) -> Result<()> {
+    let started = Instant::now();
+    let mut said = false;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(()),
+            Err(fs::TryLockError::WouldBlock) => {
+                if started.elapsed() >= wait {
+                    return Err(Failure::new(format!(
+                        "gave up after {} waiting for another program to finish with {}",
+                        crate::input::format_duration(wait),
+                        path.display()
+                    ))
+                    .tag(crate::error::Tag::Busy)
+                    .hint("finish or stop the other program (another mfa-session may be waiting for a code), then try again; MFA_SESSION_LOCK_TIMEOUT sets how long to wait")
+                    .into());
+                }
+                if !said && started.elapsed() > Duration::from_millis(200) {
+                    said = true;
+                    crate::say(&format!(
+                        "waiting for another program to finish with {} (up to {})",
+                        path.display(),
+                        crate::input::format_duration(wait)
+                    ));
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(fs::TryLockError::Error(e)) => {
+                return Err(Failure::new(format!(
+                    "cannot lock {}: {}",
+                    path.display(),
+                    io_reason(&e)
+                ))
+                .into());
+            }
+        }
+    }
+}
+
 /// Takes the lock at `path` only if nobody holds it: for cleaning up.
 pub fn try_acquire(path: &Path) -> Option<File> {
     let file = open_existing(path).ok()?;

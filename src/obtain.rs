@@ -35,6 +35,8 @@ pub struct Obtained {
     pub user_name: Option<String>,
     pub session: Session,
     pub reused: bool,
+    /// Whether the session is in the cache now (a later run finds it).
+    pub cached: bool,
     /// What changes in the environment besides the session's own variables.
     pub surroundings: Surroundings,
     /// For a role profile: the assumed role, and the MFA session below it.
@@ -92,6 +94,7 @@ pub fn obtain(plan: Plan) -> Result<Obtained> {
         codes: std::sync::OnceLock::new(),
         wait,
         seen_roles,
+        unstored: std::sync::atomic::AtomicBool::new(cache.is_none()),
     };
 
     // The bottom layer: the MFA session, or with --direct the first role
@@ -110,6 +113,7 @@ pub fn obtain(plan: Plan) -> Result<Obtained> {
             user_name: mfa.user_name,
             session: mfa.session,
             reused: mfa.reused,
+            cached: run.cached(),
             surroundings: plan.surroundings.clone(),
             role: None,
         });
@@ -129,6 +133,7 @@ pub fn obtain(plan: Plan) -> Result<Obtained> {
         user_name: mfa.user_name,
         session: role.session,
         reused,
+        cached: run.cached(),
         surroundings: plan.surroundings.clone(),
         role: Some(RoleInfo {
             assumed_role_arn: role.assumed_role_arn,
@@ -148,9 +153,20 @@ struct Run<'a> {
     /// How long to wait for another mfa-session that holds a lock.
     wait: std::time::Duration,
     seen_roles: Vec<Option<Stamp>>,
+    /// Set when a layer could not be cached (or there is no cache).
+    unstored: std::sync::atomic::AtomicBool,
 }
 
 impl Run<'_> {
+    fn cached(&self) -> bool {
+        !self.unstored.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn not_cached(&self) {
+        self.unstored
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
     fn codes(&self) -> Option<&SessionCache> {
         self.codes.get_or_init(code_records).as_ref()
     }
@@ -174,6 +190,7 @@ fn cached_top_role(plan: &Plan, cache: &SessionCache, hit: CachedRole) -> Obtain
         user_name: None,
         session: hit.session,
         reused: true,
+        cached: true,
         surroundings: plan.surroundings.clone(),
         role: Some(RoleInfo {
             assumed_role_arn: hit.assumed_role_arn,
@@ -204,7 +221,7 @@ fn role_layer(run: &Run, index: usize, signer: Signer) -> Result<(RoleSession, b
         return Ok((hit.into(), true));
     }
     let role = assume(step, signer, None)?;
-    store_role(run.cache, owner, &role, step.duration.as_secs());
+    store_role(run, owner, &role, step.duration.as_secs());
     Ok((role, false))
 }
 
@@ -317,8 +334,8 @@ fn role_owner(plan: &Plan, index: usize) -> RoleOwner {
     }
 }
 
-fn store_role(cache: &Option<SessionCache>, owner: RoleOwner, role: &RoleSession, seconds: u64) {
-    if let Some(cache) = cache {
+fn store_role(run: &Run, owner: RoleOwner, role: &RoleSession, seconds: u64) {
+    if let Some(cache) = run.cache {
         let entry = CachedRole {
             owner,
             assumed_role_arn: role.assumed_role_arn.clone(),
@@ -326,6 +343,7 @@ fn store_role(cache: &Option<SessionCache>, owner: RoleOwner, role: &RoleSession
             requested_seconds: Some(seconds),
         };
         if let Err(err) = cache.store_role(&entry) {
+            run.not_cached();
             crate::say(&format!(
                 "warning: {err:#}; the role session was not cached"
             ));
@@ -451,6 +469,8 @@ fn mfa_session(run: &Run) -> Result<MfaLayer> {
     if let Some(hit) = look.hit {
         return Ok(hit);
     }
+    // Before any request: a run that cannot get a code sends none.
+    can_get_code(run)?;
     let remembered = look.remembered;
     let known_user = remembered.as_ref().and_then(|d| d.user_name.clone());
 
@@ -501,6 +521,7 @@ fn mfa_session(run: &Run) -> Result<MfaLayer> {
             requested_seconds: Some(step.duration.as_secs()),
         };
         if let Err(err) = cache.store_session(&entry) {
+            run.not_cached();
             crate::say(&format!("warning: {err:#}; the session was not cached"));
         }
     }
@@ -569,6 +590,7 @@ fn direct_role(run: &Run) -> Result<(MfaLayer, RoleSession)> {
     if let Some(hit) = look(Some(run.seen_roles[0])) {
         return Ok(cached(hit));
     }
+    can_get_code(run)?;
     let (serial, user_name) = match (plan.mfa.serial(), remembered()) {
         (Some(serial), _) => (serial.clone(), None),
         (None, Some(device)) => (device.serial, device.user_name),
@@ -584,12 +606,7 @@ fn direct_role(run: &Run) -> Result<(MfaLayer, RoleSession)> {
     let role = spend(run, &serial, &code, || {
         assume(step, (&plan.chain.key).into(), Some((&serial, &code)))
     })?;
-    store_role(
-        run.cache,
-        role_owner0.clone(),
-        &role,
-        step.duration.as_secs(),
-    );
+    store_role(run, role_owner0.clone(), &role, step.duration.as_secs());
     Ok((layer_of(&role, serial, user_name, false), role))
 }
 
@@ -648,28 +665,48 @@ fn code_while_warming(run: &Run, serial: &str, aws: &Aws) -> Result<MfaCode> {
 /// A code command that takes longer than this gets a desktop notification.
 const NOTIFY_AFTER: std::time::Duration = std::time::Duration::from_millis(1500);
 
+/// Fails, as asking would, when the plan's code is to be asked for and
+/// there is nowhere to ask: checked before the first request of a run that
+/// needs a code, so that none is sent in vain.
+fn can_get_code(run: &Run) -> Result<()> {
+    use crate::dialog::{Dialog, PromptMode};
+    if !matches!(run.plan.code, CodeSource::Prompt) {
+        return Ok(());
+    }
+    match run.plan.prompt {
+        PromptMode::Terminal => prompt::check_code_terminal(),
+        PromptMode::Dialog => dialog().map(|_| ()),
+        PromptMode::None => Err(no_prompt()),
+        PromptMode::Auto if prompt::has_terminal() || Dialog::find().is_some() => Ok(()),
+        PromptMode::Auto => prompt::check_code_terminal(),
+    }
+}
+
+fn dialog() -> Result<crate::dialog::Dialog> {
+    crate::dialog::Dialog::find().ok_or_else(|| {
+        anyhow::Error::from(
+            Failure::new("no MFA code given, and no dialog can be shown here")
+                .tag(Tag::NoTerminal)
+                .hint("a dialog needs DISPLAY or WAYLAND_DISPLAY and zenity or kdialog; or pass the code, or set mfa_process"),
+        )
+    })
+}
+
+fn no_prompt() -> anyhow::Error {
+    Failure::new("no MFA code given, and --prompt none asks for none")
+        .tag(Tag::NoTerminal)
+        .hint("pass the code, or set --code-command or mfa_process")
+        .into()
+}
+
 /// The code asked for where `--prompt` says: the terminal, else a dialog.
 fn ask(run: &Run, serial: &str) -> Result<MfaCode> {
     use crate::dialog::{Dialog, PromptMode};
     let profile = &run.plan.profile;
-    let dialog = || {
-        Dialog::find().ok_or_else(|| {
-            anyhow::Error::from(
-                Failure::new("no MFA code given, and no dialog can be shown here")
-                    .tag(Tag::NoTerminal)
-                    .hint("a dialog needs DISPLAY or WAYLAND_DISPLAY and zenity or kdialog; or pass the code, or set mfa_process"),
-            )
-        })
-    };
     match run.plan.prompt {
         PromptMode::Terminal => prompt::read_code(serial),
         PromptMode::Dialog => crate::dialog::read_code(&dialog()?, serial, profile),
-        PromptMode::None => Err(
-            Failure::new("no MFA code given, and --prompt none asks for none")
-                .tag(Tag::NoTerminal)
-                .hint("pass the code, or set --code-command or mfa_process")
-                .into(),
-        ),
+        PromptMode::None => Err(no_prompt()),
         PromptMode::Auto if prompt::has_terminal() => prompt::read_code(serial),
         PromptMode::Auto => match Dialog::find() {
             Some(found) => crate::dialog::read_code(&found, serial, profile),

@@ -61,13 +61,18 @@ fn open_terminal(missing: &str, instead: &str) -> Result<Terminal> {
     }
 }
 
+const NO_CODE: &str = "no MFA code given";
+const PASS_THE_CODE: &str =
+    "pass the code as an argument: mfa-session 123456 [PROFILE], or --code 123456";
+
 /// Asks for the MFA code with hidden input.
 pub fn read_code(serial: &str) -> Result<MfaCode> {
-    ask_code(
-        &format!("MFA code for {serial}: "),
-        "no MFA code given",
-        "pass the code as an argument: mfa-session 123456 [PROFILE], or --code 123456",
-    )
+    ask_code(&format!("MFA code for {serial}: "), NO_CODE, PASS_THE_CODE)
+}
+
+/// Fails as [`read_code`] would when there is no terminal to ask on.
+pub fn check_code_terminal() -> Result<()> {
+    open_terminal(NO_CODE, PASS_THE_CODE).map(|_| ())
 }
 
 /// Whether there is a terminal to show things on and ask questions.

@@ -41,13 +41,30 @@ pub fn update(
     path: &Path,
     edit: impl FnOnce(Option<&str>) -> anyhow::Result<Option<Vec<u8>>>,
 ) -> anyhow::Result<PathBuf> {
-    update_with(path, edit, |_| Ok(()))
+    update_with(path, Holds::Settings, edit, |_| Ok(()))
+}
+
+/// [`update`] for contents with a secret key in them: a file other users
+/// may read is made this user's alone (mode 600), said once per run.
+pub fn update_secret(
+    path: &Path,
+    edit: impl FnOnce(Option<&str>) -> anyhow::Result<Option<Vec<u8>>>,
+) -> anyhow::Result<PathBuf> {
+    update_with(path, Holds::Secrets, edit, |_| Ok(()))
+}
+
+/// What the new contents of a file hold.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Holds {
+    Settings,
+    Secrets,
 }
 
 /// [`update`], with a step run on the finished temporary file just before
 /// the rename (the tests make it fail).
 fn update_with(
     path: &Path,
+    holds: Holds,
     edit: impl FnOnce(Option<&str>) -> anyhow::Result<Option<Vec<u8>>>,
     before_rename: impl FnOnce(&File) -> io::Result<()>,
 ) -> anyhow::Result<PathBuf> {
@@ -64,6 +81,11 @@ fn update_with(
         fs::create_dir_all(dir).map_err(|e| fail("create the directory of", e))?;
     }
     let (locked, existed) = lock_regular_file(&target)?;
+    // Every writer of this file holds its lock from before its temporary
+    // copy exists until after the rename: under the lock, a copy left
+    // beside it is a killed writer's, whatever its pid says (that process
+    // may still be on its way out).
+    remove_orphans_of(&target);
     let mut text = String::new();
     (&locked)
         .read_to_string(&mut text)
@@ -72,10 +94,83 @@ fn update_with(
         return Ok(target);
     };
     let meta = locked.metadata().map_err(|e| fail("read", e))?;
-    write_and_rename(&target, &contents, Some(&meta), Durable::Yes, before_rename)
-        .map_err(|e| fail("write", e))?;
+    let mode = if holds == Holds::Secrets {
+        private_mode(&target, &meta)
+    } else {
+        None
+    };
+    write_and_rename(
+        &target,
+        &contents,
+        Some(Keep { meta: &meta, mode }),
+        Durable::Yes,
+        before_rename,
+    )
+    .map_err(|e| fail("write", e))?;
     drop(locked);
     Ok(target)
+}
+
+/// The mode a file that is to hold secrets gets instead of its own, when
+/// its own lets other users read it; said once per run.
+#[cfg(unix)]
+fn private_mode(target: &Path, meta: &fs::Metadata) -> Option<u32> {
+    use std::os::unix::fs::MetadataExt;
+    static SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    let mode = meta.mode() & 0o7777;
+    if mode & 0o077 == 0 {
+        return None;
+    }
+    if !SAID.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        crate::say(&format!(
+            "made {} private (mode 600, was {:o}): it holds secret keys",
+            target.display(),
+            mode & 0o777
+        ));
+    }
+    Some(mode & 0o7700)
+}
+
+#[cfg(not(unix))]
+fn private_mode(_target: &Path, _meta: &fs::Metadata) -> Option<u32> {
+    None
+}
+
+/// Removes the temporary copies of `target` that this user's killed
+/// writers left; the caller holds `target`'s lock.
+fn remove_orphans_of(target: &Path) {
+    let (Some(dir), Some(name)) = (target.parent(), target.file_name()) else {
+        return;
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let prefix = format!(".{}{TEMP_MARK}", name.to_string_lossy());
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.filter_map(|e| e.ok()) {
+        let file_name = entry.file_name();
+        let Some(name) = file_name.to_str() else {
+            continue;
+        };
+        if !name.starts_with(&prefix) || temporary_pid(name).is_none() {
+            continue;
+        }
+        let path = entry.path();
+        if fs::symlink_metadata(&path).is_ok_and(|m| m.is_file() && owned_by_me(&m)) {
+            let _ = fs::remove_file(&path);
+        }
+    }
+}
+
+/// What a replaced file keeps of the one it replaces: its owner, and its
+/// mode unless another is given.
+struct Keep<'a> {
+    meta: &'a fs::Metadata,
+    mode: Option<u32>,
 }
 
 /// Replaces `path` whole with `contents` (mode 0600), without following a
@@ -183,7 +278,7 @@ fn lock_regular_file(target: &Path) -> anyhow::Result<(File, bool)> {
             Err(e) => return Err(io_fail(e)),
         };
         let file = crate::lock::open_or_create(target).map_err(io_fail)?;
-        file.lock().map_err(io_fail)?;
+        crate::lock::wait_for(&file, target, crate::lock::timeout()?)?;
         // Another writer may have renamed a new file into place while this
         // one waited: the lock is on the old one then.
         let now = fs::symlink_metadata(target).ok();
@@ -202,7 +297,7 @@ fn lock_regular_file(target: &Path) -> anyhow::Result<(File, bool)> {
 fn write_and_rename(
     target: &Path,
     contents: &[u8],
-    keep: Option<&fs::Metadata>,
+    keep: Option<Keep>,
     durable: Durable,
     before_rename: impl FnOnce(&File) -> io::Result<()>,
 ) -> io::Result<()> {
@@ -224,8 +319,8 @@ fn write_and_rename(
     // still at work.
     temp.as_file().lock()?;
     temp.write_all(contents)?;
-    if let Some(meta) = keep {
-        keep_mode_and_owner(temp.as_file(), meta)?;
+    if let Some(keep) = keep {
+        keep_mode_and_owner(temp.as_file(), keep.meta, keep.mode)?;
     }
     if durable == Durable::Yes {
         temp.as_file().sync_all()?;
@@ -333,17 +428,18 @@ fn pause_for_tests() {
 }
 
 #[cfg(unix)]
-fn keep_mode_and_owner(file: &File, meta: &fs::Metadata) -> io::Result<()> {
+fn keep_mode_and_owner(file: &File, meta: &fs::Metadata, mode: Option<u32>) -> io::Result<()> {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let mine = file.metadata()?;
     if (mine.uid(), mine.gid()) != (meta.uid(), meta.gid()) {
         std::os::unix::fs::fchown(file, Some(meta.uid()), Some(meta.gid()))?;
     }
-    file.set_permissions(fs::Permissions::from_mode(meta.mode() & 0o7777))
+    let mode = mode.unwrap_or(meta.mode() & 0o7777);
+    file.set_permissions(fs::Permissions::from_mode(mode))
 }
 
 #[cfg(not(unix))]
-fn keep_mode_and_owner(_file: &File, _meta: &fs::Metadata) -> io::Result<()> {
+fn keep_mode_and_owner(_file: &File, _meta: &fs::Metadata, _mode: Option<u32>) -> io::Result<()> {
     Ok(())
 }
 
@@ -496,6 +592,7 @@ mod tests {
         fs::write(&path, "[a]\nx = 1\n").unwrap();
         let err = update_with(
             &path,
+            Holds::Secrets,
             |_| Ok(Some(b"[a]\naws_secret_access_key = SECRET\n".to_vec())),
             |_| Err(io::Error::other("injected")),
         )

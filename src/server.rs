@@ -85,8 +85,9 @@ impl Endpoint {
                 let credentials = &credentials;
                 let token = self.token.as_str();
                 let waiting = &waiting;
-                let started = std::thread::Builder::new()
-                    .spawn_scoped(scope, move || answer(stream, token, credentials, waiting, slot));
+                let started = std::thread::Builder::new().spawn_scoped(scope, move || {
+                    answer(stream, token, credentials, waiting, slot)
+                });
                 if started.is_err() {
                     // The closure (and the connection in it) is dropped.
                     waiting.release(slot);

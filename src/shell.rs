@@ -213,7 +213,10 @@ fn powershell_line(op: &Op) -> String {
     }
 }
 
-fn powershell_quote(value: &str) -> String {
+/// `value` as a PowerShell verbatim string: every single-quote character
+/// (the ASCII one and U+2018..U+201B, which PowerShell reads as quotes too)
+/// doubled.
+pub(crate) fn powershell_quote(value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 2);
     out.push('\'');
     for c in value.chars() {
@@ -255,6 +258,34 @@ fn cmd_line(op: &Op) -> Result<String> {
 
 fn cmd_cannot_carry(c: char) -> bool {
     matches!(c, '%' | '!' | '"') || c.is_control()
+}
+
+#[cfg(test)]
+/// PowerShell's tokenizer for a verbatim string, as its grammar states
+/// it: the string opens and closes with any of the five single-quote
+/// characters, and inside it two of them in a row stand for one.
+pub(crate) fn powershell_unquote(quoted: &str) -> Option<String> {
+    let is_quote = |c: char| matches!(c, '\'' | '\u{2018}' | '\u{2019}' | '\u{201A}' | '\u{201B}');
+    let mut chars = quoted.chars().peekable();
+    if !chars.next().is_some_and(is_quote) {
+        return None;
+    }
+    let mut out = String::new();
+    while let Some(c) = chars.next() {
+        if is_quote(c) {
+            match chars.peek() {
+                Some(&next) if is_quote(next) => {
+                    out.push(next);
+                    chars.next();
+                }
+                // The closing quote must be the last character.
+                _ => return chars.next().is_none().then_some(out),
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -376,34 +407,6 @@ mod tests {
         for (value, quoted) in cases {
             assert_eq!(powershell_quote(value), quoted, "value {value:?}");
         }
-    }
-
-    /// PowerShell's tokenizer for a verbatim string, as its grammar states
-    /// it: the string opens and closes with any of the five single-quote
-    /// characters, and inside it two of them in a row stand for one.
-    fn powershell_unquote(quoted: &str) -> Option<String> {
-        let is_quote =
-            |c: char| matches!(c, '\'' | '\u{2018}' | '\u{2019}' | '\u{201A}' | '\u{201B}');
-        let mut chars = quoted.chars().peekable();
-        if !chars.next().is_some_and(is_quote) {
-            return None;
-        }
-        let mut out = String::new();
-        while let Some(c) = chars.next() {
-            if is_quote(c) {
-                match chars.peek() {
-                    Some(&next) if is_quote(next) => {
-                        out.push(next);
-                        chars.next();
-                    }
-                    // The closing quote must be the last character.
-                    _ => return chars.next().is_none().then_some(out),
-                }
-            } else {
-                out.push(c);
-            }
-        }
-        None
     }
 
     const HOSTILE: &[&str] = &[

@@ -1,7 +1,6 @@
 //! `mfa-session credential-process`: the JSON the AWS SDKs and CLI read from
 //! a `credential_process` command.
 
-
 use anyhow::Result;
 use serde::Serialize;
 

@@ -103,16 +103,20 @@ pub fn run(args: &EnrollArgs) -> Result<String> {
             .into());
         }
         aws.enable_mfa_device(&user, &device.serial, &first, &second)
+            .map(|()| [first, second])
     });
     clear_secret(args);
-    if let Err(err) = enabled {
-        let serial = &device.serial;
-        return Err(left_behind(
-            serial,
-            err,
-            aws.delete_virtual_mfa_device(serial),
-        ));
-    }
+    let spent = match enabled {
+        Ok(codes) => codes,
+        Err(err) => {
+            let serial = &device.serial;
+            return Err(left_behind(
+                serial,
+                err,
+                aws.delete_virtual_mfa_device(serial),
+            ));
+        }
+    };
 
     // Enabled: the profile names it from now on, and the cache knows it.
     let written = crate::config_file::set_value(&files.config, root, "mfa_serial", &device.serial);
@@ -128,6 +132,15 @@ pub fn run(args: &EnrollArgs) -> Result<String> {
             user_name: Some(user.clone()),
         };
         let _ = cache.remember_device(owner, &remembered);
+        // AWS took both codes: a session right after must not send either.
+        let now = jiff::Timestamp::now();
+        let held = cache.lock_spent(&device.serial, crate::lock::timeout()?);
+        for code in &spent {
+            let record = crate::spent::SpentCode::new(&device.serial, code.as_str(), now);
+            if held.is_ok() {
+                let _ = cache.store_spent_code(&record);
+            }
+        }
     }
     crate::say(&format!("enabled {} for user {user}", device.serial));
     match written {

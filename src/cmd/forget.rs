@@ -21,11 +21,11 @@ pub fn run(args: &ForgetArgs) -> Result<String> {
     let mut sections_dirs = Vec::new();
     for written in cache.written(profile) {
         sections_dirs.extend(parent(&written.path));
-        match crate::credentials_file::remove_session(
-            &written.path,
-            &written.section,
-            &written.access_key_id,
-        ) {
+        let ids: Vec<&str> = std::iter::once(&written.access_key_id)
+            .chain(&written.earlier_access_key_ids)
+            .map(String::as_str)
+            .collect();
+        match crate::credentials_file::remove_session(&written.path, &written.section, &ids) {
             Ok(removed) => {
                 if removed {
                     sections.push(format!(

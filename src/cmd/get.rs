@@ -39,23 +39,43 @@ pub fn run(args: &GetArgs) -> Result<String> {
         // Checked before the first request: a refusal costs no code.
         crate::credentials_file::check_target(section, &request.profile)?;
         let obtained = super::obtain(request)?;
+        // The record first, so that `forget` finds the section however the
+        // run ends (under --no-cache too: the record holds no secret, and
+        // the section does); it keeps the key ids of what the section held
+        // before, in case the write never happens.
+        let mut written = WrittenSection {
+            profile: obtained.profile.clone(),
+            path: crate::credentials_file::session_file()?,
+            section: section.clone(),
+            access_key_id: obtained.session.access_key_id.clone(),
+            root_profile: obtained.role.as_ref().map(|r| r.root_profile.clone()),
+            earlier_access_key_ids: Vec::new(),
+        };
+        let cache = SessionCache::locate();
+        let recorded = cache
+            .as_ref()
+            .map_err(|e| anyhow::anyhow!("{e:#}"))
+            .and_then(|c| {
+                if let Some(before) = c.written_before(&written) {
+                    written.earlier_access_key_ids = std::iter::once(before.access_key_id)
+                        .chain(before.earlier_access_key_ids)
+                        .filter(|id| *id != written.access_key_id)
+                        .collect();
+                }
+                c.remember_written(&written)
+            });
+        if let Err(err) = &recorded {
+            crate::say(&format!(
+                "warning: {err:#}; `forget` will not remove [{section}]"
+            ));
+        }
         let path =
             crate::credentials_file::write_session(section, &obtained.profile, &obtained.session)?;
+        if let (Ok(cache), Ok(())) = (&cache, &recorded)
+            && !written.earlier_access_key_ids.is_empty()
         {
-            // So that `forget` can take it out again (under --no-cache too:
-            // the record holds no secret, and the section does).
-            let written = WrittenSection {
-                profile: obtained.profile.clone(),
-                path: path.clone(),
-                section: section.clone(),
-                access_key_id: obtained.session.access_key_id.clone(),
-                root_profile: obtained.role.as_ref().map(|r| r.root_profile.clone()),
-            };
-            if let Err(err) = SessionCache::locate().and_then(|c| c.remember_written(&written)) {
-                crate::say(&format!(
-                    "warning: {err:#}; `forget` will not remove [{section}]"
-                ));
-            }
+            written.earlier_access_key_ids.clear();
+            let _ = cache.remember_written(&written);
         }
         if !args.session.quiet {
             announce(&obtained);
@@ -81,6 +101,17 @@ pub fn run(args: &GetArgs) -> Result<String> {
         .into());
     }
     let obtained = super::obtain(request)?;
+    if on_terminal && !obtained.cached {
+        return Err(Failure::new(format!(
+            "the session for profile '{}' was neither printed nor cached: stdout is a terminal, where the secret key would stay on screen, and the cache could not be written (see above)",
+            obtained.profile
+        ))
+        .hint(format!(
+            "apply it with: {} and a new code; --print prints it anyway",
+            reapply(args, shell, &obtained.profile, true)
+        ))
+        .into());
+    }
     if on_terminal {
         return Err(Failure::new(format!(
             "the session for profile '{}' is cached, but not printed: stdout is a terminal, where the secret key would stay on screen",

@@ -4,8 +4,11 @@
 //! deleted.
 //!
 //! At no step is the user left without a working key: a new key that cannot
-//! be stored or does not work is deleted again (and the old one put back);
-//! once the new key is stored and works, a failed delete names the old key
+//! be stored or does not work is deleted again (and the old one put back),
+//! but only once the store is read back holding the old key: the key a
+//! store holds is never deleted in IAM. When the put-back fails, or the
+//! store cannot be read, both keys stay and the error says which is where.
+//! Once the new key is stored and works, a failed delete names the old key
 //! and the command that deletes it. Key ids are shown; secrets never.
 
 use std::path::PathBuf;
@@ -139,7 +142,26 @@ pub fn run(args: &RotateArgs) -> Result<String> {
         fail_for_tests("write").and_then(|()| place.put(&root, &old_id, (&new_id, &new_secret)));
     let written = match written {
         Ok(place) => place,
-        Err(err) => return Err(undo_create(err, "could not store the new key")),
+        // The write may have happened all the same (a keyring whose
+        // read-back failed or timed out): the new key is deleted only if the
+        // store is seen to hold the old one.
+        Err(err) => {
+            return Err(match place.holds(&root) {
+                Ok(held) if held == old_id => undo_create(err, "could not store the new key"),
+                held => keep_both(
+                    err,
+                    "could not store the new key",
+                    &Kept {
+                        profile: &root,
+                        user: &user,
+                        place: &place.describe(),
+                        held: held.ok(),
+                        old_id: &old_id,
+                        new_id: &new_id,
+                    },
+                ),
+            });
+        }
     };
     crate::say(&format!(
         "wrote {new_id} into profile '{root}' in {written}"
@@ -151,14 +173,35 @@ pub fn run(args: &RotateArgs) -> Result<String> {
         session_token: None,
     };
     if let Err(err) = verify(&root, new_signer, &connection, wait) {
-        // Back to the old key, which still works, before the new one goes.
-        let restored = place.put(&root, &new_id, (&old_id, old_secret.as_str()));
-        let err = undo_create(err, "the new key did not work");
-        return Err(match restored {
-            Ok(_) => err,
-            Err(put_back) => err.context(format!(
-                "and the old key could not be put back into {written}: {put_back:#}"
-            )),
+        // Back to the old key, which still works; the new one is deleted only
+        // once the store is read back holding the old one again.
+        let restored = fail_for_tests("restore")
+            .and_then(|()| place.put(&root, &new_id, (&old_id, old_secret.as_str())));
+        let held = place.holds(&root);
+        return Err(match (&restored, held) {
+            (Ok(_), Ok(held)) if held == old_id => undo_create(err, "the new key did not work"),
+            (_, held) => {
+                let why = match restored {
+                    Err(put_back) => format!(
+                        "the new key did not work, and the old key could not be put back: {}",
+                        crate::error::Report::new(&put_back).line
+                    ),
+                    Ok(_) => "the new key did not work, and the old key could not be read back"
+                        .to_owned(),
+                };
+                keep_both(
+                    err,
+                    &why,
+                    &Kept {
+                        profile: &root,
+                        user: &user,
+                        place: &written,
+                        held: held.ok(),
+                        old_id: &old_id,
+                        new_id: &new_id,
+                    },
+                )
+            }
         });
     }
     crate::say("the new key works");
@@ -186,6 +229,60 @@ pub fn run(args: &RotateArgs) -> Result<String> {
     Ok(String::new())
 }
 
+/// What a rotation stopped halfway leaves: both keys active in AWS.
+struct Kept<'a> {
+    profile: &'a str,
+    user: &'a str,
+    place: &'a str,
+    /// The key id the store was read back holding, if it could be read.
+    held: Option<String>,
+    old_id: &'a str,
+    new_id: &'a str,
+}
+
+/// The failure of a rotation that deletes neither key: says which key is
+/// where and what to do.
+fn keep_both(err: anyhow::Error, what: &str, kept: &Kept) -> anyhow::Error {
+    let report = crate::error::Report::new(&err);
+    let Kept {
+        profile,
+        user,
+        place,
+        old_id,
+        new_id,
+        ..
+    } = kept;
+    let stored = match kept.held.as_deref() {
+        Some(id) if id == *new_id => format!(
+            "profile '{profile}' in {place} holds the new key {new_id}, which may need a minute more to work"
+        ),
+        Some(id) if id == *old_id => {
+            format!("profile '{profile}' in {place} holds the old key {old_id}")
+        }
+        Some(id) => format!("profile '{profile}' in {place} holds another key, {id}"),
+        None => format!(
+            "{place} could not be read back, so whether profile '{profile}' holds {old_id} or {new_id} is not known"
+        ),
+    };
+    let delete = |id: &str| {
+        format!(
+            "mfa-session exec {} -- aws iam delete-access-key --user-name {user} --access-key-id {id}",
+            crate::shell::command_word(profile)
+        )
+    };
+    let unused = match kept.held.as_deref() {
+        Some(id) if id == *new_id => delete(old_id),
+        Some(id) if id == *old_id => delete(new_id),
+        _ => "aws iam delete-access-key for the one the profile does not hold".to_owned(),
+    };
+    Failure::new(format!("{what}: {}", report.line))
+        .hint(format!(
+            "both keys are kept and active in AWS, {old_id} (the old one) and {new_id} (the new one); {stored}; once `mfa-session doctor {profile}` passes, delete the other with: {unused}",
+            profile = crate::shell::command_word(profile)
+        ))
+        .into()
+}
+
 /// Where the profile's key lives, and so where the new one is written.
 enum Place {
     File(PathBuf, FileKind),
@@ -211,6 +308,39 @@ impl Place {
                 crate::key_store::store(profile, new.0, new.1)?;
                 Ok(crate::key_store::store_name().to_owned())
             }
+        }
+    }
+}
+
+impl Place {
+    /// The key id the store holds for `profile` now, read afresh.
+    fn holds(&self, profile: &str) -> Result<String> {
+        match self {
+            Place::File(file, kind) => {
+                let text = std::fs::read_to_string(file).map_err(|e| {
+                    Failure::new(format!(
+                        "cannot read {}: {}",
+                        file.display(),
+                        crate::error::io_reason(&e)
+                    ))
+                })?;
+                crate::credentials_file::key_id_of(&text, *kind, profile).ok_or_else(|| {
+                    Failure::new(format!(
+                        "{} holds no key for profile '{profile}'",
+                        file.display()
+                    ))
+                    .into()
+                })
+            }
+            Place::Keyring => crate::key_store::load(profile).map(|(id, _)| id),
+        }
+    }
+
+    /// Where, for a message.
+    fn describe(&self) -> String {
+        match self {
+            Place::File(file, _) => file.display().to_string(),
+            Place::Keyring => crate::key_store::store_name().to_owned(),
         }
     }
 }
