@@ -97,6 +97,7 @@ fn private_file_stdout(what: &str) -> anyhow::Result<Stdout> {
         .hint("write it to a file of your own, or to a pipe")
         .into());
     }
+    #[allow(clippy::useless_conversion, reason = "st_mode is u16 on macOS")]
     let mode = u32::from(meta.st_mode) & 0o7777;
     if mode & 0o077 != 0 {
         // SAFETY: changes the mode of our own descriptor.
