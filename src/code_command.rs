@@ -240,14 +240,14 @@ fn own_group(_command: &mut Command) -> Option<i32> {
 
 #[cfg(unix)]
 fn shell(command: &str) -> Command {
-    let mut cmd = Command::new("/bin/sh");
+    let mut cmd = crate::signals::command("/bin/sh");
     cmd.arg("-c").arg(command);
     cmd
 }
 
 #[cfg(not(unix))]
 fn shell(command: &str) -> Command {
-    let mut cmd = Command::new("cmd");
+    let mut cmd = crate::signals::command("cmd");
     cmd.arg("/C").arg(command);
     cmd
 }

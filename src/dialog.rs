@@ -71,20 +71,20 @@ impl Dialog {
     fn command(&self, text: &str) -> Command {
         match self {
             Dialog::Zenity(path) => {
-                let mut cmd = Command::new(path);
+                let mut cmd = crate::signals::command(path);
                 cmd.args(["--entry", "--hide-text", "--title", "mfa-session"])
                     .arg(format!("--text={text}"))
                     .arg(format!("--timeout={}", DIALOG_TIMEOUT.as_secs()));
                 cmd
             }
             Dialog::Kdialog(path) => {
-                let mut cmd = Command::new(path);
+                let mut cmd = crate::signals::command(path);
                 cmd.args(["--title", "mfa-session", "--password"]).arg(text);
                 cmd
             }
             Dialog::Osascript => {
                 let quoted = text.replace('\\', "\\\\").replace('"', "\\\"");
-                let mut cmd = Command::new("osascript");
+                let mut cmd = crate::signals::command("osascript");
                 cmd.arg("-e")
                     .arg(format!(
                         "display dialog \"{quoted}\" default answer \"\" with hidden answer with title \"mfa-session\""
@@ -94,7 +94,7 @@ impl Dialog {
                 cmd
             }
             Dialog::PowerShell => {
-                let mut cmd = Command::new("powershell");
+                let mut cmd = crate::signals::command("powershell");
                 cmd.args(["-NoProfile", "-NonInteractive", "-Command"])
                     .arg(powershell_dialog(text));
                 cmd
@@ -225,7 +225,7 @@ fn powershell_dialog(text: &str) -> String {
 pub fn notify(text: &str) {
     let mut command = if cfg!(target_os = "macos") {
         let quoted = text.replace('\\', "\\\\").replace('"', "\\\"");
-        let mut cmd = Command::new("osascript");
+        let mut cmd = crate::signals::command("osascript");
         cmd.arg("-e").arg(format!(
             "display notification \"{quoted}\" with title \"mfa-session\""
         ));
@@ -237,7 +237,7 @@ pub fn notify(text: &str) {
         let Some(path) = on_path("notify-send").filter(|_| desktop) else {
             return;
         };
-        let mut cmd = Command::new(path);
+        let mut cmd = crate::signals::command(path);
         cmd.args(["--app-name=mfa-session", "mfa-session"])
             .arg(text);
         cmd

@@ -63,9 +63,10 @@ pub enum Stdout {
 }
 
 /// Keeps a secret written to stdout from other local users: a regular file
-/// (`mfa-session default > creds.sh`) gets mode 0600 when it had more, said
-/// once on stderr; a file another user owns (and so can read whatever its
-/// mode) is refused. `what` names the secret for the messages.
+/// (`mfa-session default > creds.sh`) gets mode 0600 when it had more
+/// (quietly: it is the file the user asked for, made fit for what it gets);
+/// a file another user owns (and so can read whatever its mode) is refused.
+/// Called before any code is spent. `what` names the secret for messages.
 pub fn private_stdout(what: &str) -> anyhow::Result<Stdout> {
     if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
         return Ok(Stdout::Terminal);
@@ -110,10 +111,6 @@ fn private_file_stdout(what: &str) -> anyhow::Result<Stdout> {
             ))
             .into());
         }
-        crate::say(&format!(
-            "made {name} private (mode 600, was {:o}): it holds {what}",
-            mode & 0o777
-        ));
     }
     Ok(Stdout::File)
 }

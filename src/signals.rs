@@ -20,8 +20,9 @@
 //!   the command and SIGINT and SIGQUIT are the command's alone.
 //!
 //! A signal the process was started with ignored (`nohup`, a background job
-//! of a script) stays ignored. Child processes start with an empty mask
-//! (the standard library resets it between fork and exec).
+//! of a script) stays ignored. Every child process is made with [`command`],
+//! which empties the mask between fork and exec (a child inherits it, and
+//! the standard library leaves it as it is).
 
 #[cfg(unix)]
 mod unix {
@@ -217,6 +218,27 @@ mod unix {
 
 #[cfg(unix)]
 pub use unix::{Critical, PromptGuard, forward_to_child, init};
+
+/// A command to run, which starts with no signal blocked: the way every
+/// child process of this tool is made.
+pub fn command(program: impl AsRef<std::ffi::OsStr>) -> std::process::Command {
+    #[allow(unused_mut, reason = "changed on Unix only")]
+    let mut command = std::process::Command::new(program);
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: sigemptyset and sigprocmask are async-signal-safe.
+        unsafe {
+            command.pre_exec(|| {
+                let mut none: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut none);
+                libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
+                Ok(())
+            });
+        }
+    }
+    command
+}
 
 #[cfg(not(unix))]
 mod other {

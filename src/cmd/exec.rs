@@ -35,7 +35,7 @@ pub fn run(args: &ExecArgs) -> Result<String> {
     if !args.session.quiet {
         announce(&obtained);
     }
-    let mut command = Command::new(&path);
+    let mut command = crate::signals::command(&path);
     command.args(rest);
     #[cfg(unix)]
     {

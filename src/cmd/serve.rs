@@ -155,7 +155,7 @@ pub fn exec(args: &ExecArgs, path: &Path) -> Result<String> {
         announce(&obtained);
     }
     let endpoint = Endpoint::open()?;
-    let mut command = Command::new(path);
+    let mut command = crate::signals::command(path);
     command.args(&args.command[1..]);
     #[cfg(unix)]
     {

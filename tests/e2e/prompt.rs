@@ -27,6 +27,16 @@ impl Terminal {
 
     /// The same, in a terminal `rows` lines high.
     pub fn start_sized(sandbox: &Sandbox, args: &[&str], rows: u32) -> Terminal {
+        Terminal::start_with(sandbox, args, rows, false)
+    }
+
+    /// [`Terminal::start`] with stdout left on the terminal (stderr still
+    /// goes to its file).
+    pub fn start_on_screen(sandbox: &Sandbox, args: &[&str]) -> Terminal {
+        Terminal::start_with(sandbox, args, 40, true)
+    }
+
+    fn start_with(sandbox: &Sandbox, args: &[&str], rows: u32, on_screen: bool) -> Terminal {
         let dir = sandbox.path("tty");
         std::fs::create_dir_all(&dir).unwrap();
         let mut line = String::from("env -i");
@@ -40,8 +50,11 @@ impl Terminal {
             line.push_str(&quote(arg));
         }
         let d = dir.display();
+        if !on_screen {
+            line.push_str(&format!(" > {d}/out"));
+        }
         let script = format!(
-            "{line} > {d}/out 2> {d}/err; echo $? > {d}/rc.tmp; stty -a > {d}/stty; mv {d}/rc.tmp {d}/rc; sleep 30"
+            "{line} 2> {d}/err; echo $? > {d}/rc.tmp; stty -a > {d}/stty; mv {d}/rc.tmp {d}/rc; sleep 30"
         );
         let socket = unique("mfa-session-test-");
         let status = Command::new("tmux")

@@ -343,6 +343,15 @@ fn write_profile_keeps_the_rest_of_the_file_byte_for_byte() {
     }
     let run = sandbox.run(&["123456", "work", "--write-profile", "work-mfa"]);
     run.success().stderr_has("wrote it to [work-mfa] in ");
+    // Secrets go in: a file others could read is made private, once.
+    #[cfg(unix)]
+    assert_eq!(
+        run.stderr
+            .matches("private (mode 600, was 640): it holds secret keys")
+            .count(),
+        1,
+        "{run:#?}"
+    );
     assert_eq!(run.stdout, "", "nothing to eval");
     let after = std::fs::read_to_string(sandbox.path(".aws/credentials")).unwrap();
     assert!(
@@ -361,7 +370,7 @@ fn write_profile_keeps_the_rest_of_the_file_byte_for_byte() {
             .unwrap()
             .permissions()
             .mode();
-        assert_eq!(mode & 0o777, 0o640, "the file keeps its mode");
+        assert_eq!(mode & 0o777, 0o600, "the file is this user's alone");
     }
 
     // Again: the section is updated in place, the rest stays.

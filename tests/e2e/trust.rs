@@ -11,11 +11,6 @@ use std::time::{Duration, Instant};
 use crate::need;
 use crate::support::*;
 
-fn am_root() -> bool {
-    // SAFETY: geteuid cannot fail.
-    unsafe { libc::geteuid() == 0 }
-}
-
 /// A run that must end by itself within `limit`.
 fn run_within(sandbox: &Sandbox, args: &[&str], limit: Duration) -> Run {
     let mut child = sandbox
@@ -106,7 +101,8 @@ fn write_profile_writes_the_real_file_behind_a_link() {
         sandbox.path(".aws/credentials"),
     )
     .unwrap();
-    std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o640)).unwrap();
+    // A mode of the user's own (no group or other bits) is kept.
+    std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o400)).unwrap();
     let owner = if am_root() {
         std::os::unix::fs::chown(&real, Some(4242), Some(4343)).unwrap();
         Some((4242, 4343))
@@ -120,7 +116,7 @@ fn write_profile_writes_the_real_file_behind_a_link() {
     let text = std::fs::read_to_string(&real).unwrap();
     assert!(text.contains("[work-mfa]\naws_access_key_id = "), "{text}");
     let meta = std::fs::metadata(&real).unwrap();
-    assert_eq!(meta.mode() & 0o777, 0o640);
+    assert_eq!(meta.mode() & 0o777, 0o400);
     if let Some(owner) = owner {
         assert_eq!(
             (meta.uid(), meta.gid()),

@@ -113,3 +113,64 @@ pub fn aws_cli() -> Option<PathBuf> {
         None
     }
 }
+
+/// The user the tests run the binary as when file modes must count (root
+/// reads any file whatever its mode): `nobody`.
+pub const OTHER_UID: u32 = 65534;
+
+pub fn am_root() -> bool {
+    // SAFETY: geteuid cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Gives `path` and everything below it to `uid`, so that a run as that
+/// user can use a sandbox made by the tests (root).
+pub fn chown_tree(path: &Path, uid: u32) {
+    std::os::unix::fs::lchown(path, Some(uid), Some(uid)).unwrap();
+    if std::fs::symlink_metadata(path).unwrap().is_dir() {
+        for entry in std::fs::read_dir(path).unwrap() {
+            chown_tree(&entry.unwrap().path(), uid);
+        }
+    }
+}
+
+/// Runs `command` as [`OTHER_UID`] (the tests run as root in CI); None,
+/// with a skip or a failure, when they cannot switch users.
+pub fn as_other_user(command: &mut Command) -> Option<()> {
+    if !am_root() {
+        missing("root, to run the binary as another user")?;
+    }
+    // std drops root's supplementary groups when it sets the uid.
+    command.uid(OTHER_UID).gid(OTHER_UID);
+    Some(())
+}
+
+/// Whether process `pid` is gone (or a zombie, past doing anything).
+pub fn process_gone(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => {
+            stat.rsplit(')')
+                .next()
+                .and_then(|rest| rest.split_whitespace().next())
+                == Some("Z")
+        }
+    }
+}
+
+/// The children of process `pid` (Linux).
+pub fn children_of(pid: u32) -> Vec<u32> {
+    let mut children = Vec::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return children;
+    };
+    for task in tasks.filter_map(|t| t.ok()) {
+        if let Ok(text) = std::fs::read_to_string(task.path().join("children")) {
+            children.extend(
+                text.split_whitespace()
+                    .filter_map(|p| p.parse::<u32>().ok()),
+            );
+        }
+    }
+    children
+}
