@@ -38,6 +38,10 @@ mod unix {
     /// How many secret files are between creation and rename.
     static OPEN: Mutex<usize> = Mutex::new(0);
     static CLOSED: Condvar = Condvar::new();
+    /// Set when a signal waits for the open files to close: the thread
+    /// that closes the last one then waits for the end too, instead of
+    /// going on (and perhaps exiting 0 before the signal can end it).
+    static ENDING: AtomicBool = AtomicBool::new(false);
 
     /// What the signal thread does besides ending the process.
     #[derive(Clone, Copy)]
@@ -124,6 +128,7 @@ mod unix {
 
     /// Ends the process as `signal` would have, once no secret file is open.
     fn end_by(signal: libc::c_int) -> ! {
+        ENDING.store(true, Ordering::SeqCst);
         if let Ok(open) = OPEN.lock() {
             // Held from here on: no new secret file starts.
             if let Ok(open) = CLOSED.wait_while(open, |open| *open > 0) {
@@ -159,6 +164,9 @@ mod unix {
             if let Ok(mut open) = OPEN.lock() {
                 *open -= 1;
                 CLOSED.notify_all();
+            }
+            while ENDING.load(Ordering::SeqCst) {
+                std::thread::park();
             }
         }
     }

@@ -437,3 +437,144 @@ fn a_cache_entry_no_aws_session_could_be_is_refused_with_a_warning() {
         assert!(!std::fs::read_to_string(&file).unwrap().contains(bad));
     }
 }
+
+/// Issue 31, item 4: a SIGTERM while the credentials file is being written
+/// waits for the rename, whichever thread the kernel hands it to. Before,
+/// it was held back only in the writing thread: with a host name to
+/// resolve (a tokio thread to take the signal, as with real AWS), the
+/// process died and left a full copy of the file behind.
+#[test]
+fn a_sigterm_during_a_write_waits_for_the_rename_in_every_thread() {
+    use std::os::unix::process::ExitStatusExt;
+    let moto = need!(moto());
+    let user = moto.user(1);
+    let mut sandbox = Sandbox::with_device(moto, &user, "work");
+    sandbox.set(
+        "AWS_ENDPOINT_URL",
+        &moto.url.replace("127.0.0.1", "localhost"),
+    );
+    sandbox.set("MFA_SESSION_TEST_PAUSE_BEFORE_RENAME", "1500");
+    let aws_dir = sandbox.path(".aws");
+    let mut child = sandbox
+        .command(&["864209", "work", "--write-profile", "work-session"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while temporaries(&aws_dir).is_empty() {
+        assert!(Instant::now() < deadline, "no temporary file");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // SAFETY: signals our own child.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    let status = child.wait().unwrap();
+    assert_eq!(
+        status.signal(),
+        Some(libc::SIGTERM),
+        "ended by the signal: {status:?}"
+    );
+    assert_eq!(temporaries(&aws_dir), Vec::<String>::new());
+    let text = sandbox.read(".aws/credentials");
+    assert!(
+        text.contains("[work-session]\naws_access_key_id = "),
+        "the write was finished: {text}"
+    );
+}
+
+/// Issue 31, item 11: runs killed with SIGKILL at any moment, in a loop,
+/// then one normal run and `forget --all`: no copy of the credentials file
+/// and no written section may be left. Before, now and then one was: a
+/// copy whose writer was still on its way out when the next run swept, or a
+/// section written before the record that lets `forget` find it.
+#[test]
+fn runs_killed_at_any_moment_leave_no_secret_after_forget() {
+    let moto = need!(moto());
+    let mut seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    let mut random = move |below: u64| {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 33) % below
+    };
+    for round in 0..3 {
+        let user = moto.user(1);
+        let sandbox = Sandbox::with_device(moto, &user, "work");
+        let before = sandbox.read(".aws/credentials");
+        let aws_dir = sandbox.path(".aws");
+        let cache_dir = sandbox.path(".cache/mfa-session");
+        sandbox.run(&["864209", "work"]).success();
+        for i in 0..40 {
+            let mut child = sandbox
+                .command(&["work", "--write-profile", &format!("copy{}", i % 3)])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            std::thread::sleep(Duration::from_micros(random(60_000)));
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        sandbox.run(&["work", "--write-profile", "copy0"]).success();
+        sandbox.run(&["forget", "--all"]).success();
+        let left: Vec<String> = temporaries(&aws_dir)
+            .into_iter()
+            .chain(temporaries(&cache_dir))
+            .collect();
+        assert_eq!(left, Vec::<String>::new(), "round {round}");
+        assert_eq!(
+            sandbox.read(".aws/credentials"),
+            before,
+            "round {round}: every written section is gone"
+        );
+    }
+}
+
+/// Issue 31, item 6: another program holding the lock of a profile file
+/// made `--write-profile` (and `keys`, `enroll`, `rotate`) wait forever;
+/// now they wait as long as for the cache's locks, and say so. For rotate,
+/// the new key is deleted again.
+#[test]
+fn a_held_profile_file_is_waited_for_with_a_bound() {
+    let moto = need!(moto());
+    let user = moto.user(1);
+    let (mut sandbox, _) = Sandbox::with_key_among_others(moto, &user);
+    sandbox.set("MFA_SESSION_LOCK_TIMEOUT", "1");
+    let held = std::fs::File::open(sandbox.path(".aws/credentials")).unwrap();
+    held.lock().unwrap();
+    let ends_within = |args: &[&str]| {
+        let mut child = sandbox
+            .command(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while child.try_wait().unwrap().is_none() {
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("{args:?} waited for the lock without a bound");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Run::from(child.wait_with_output().unwrap())
+    };
+    let run = ends_within(&["864209", "work", "--write-profile", "work-session"]);
+    assert_eq!((run.code, run.stdout.as_str()), (Some(1), ""), "{run:#?}");
+    run.stderr_has("gave up after 1s waiting for another program to finish with ")
+        .stderr_has("credentials");
+    let run = ends_within(&["rotate", "975310", "work"]);
+    assert_eq!(run.code, Some(1), "{run:#?}");
+    run.stderr_has("gave up after 1s waiting for another program")
+        .stderr_has("was deleted again");
+    assert_eq!(
+        moto.access_keys(&user.name),
+        [(user.access_key_id.clone(), true)]
+    );
+    drop(held);
+}

@@ -440,3 +440,44 @@ fn the_drawn_code_holds_the_seed_aws_sent() {
         ]
     );
 }
+
+/// Issue 31, item 12: the two codes `enroll` sent are spent; a session
+/// asked for with one of them right after is refused before any request
+/// (AWS would refuse it as a wrong code).
+#[test]
+fn the_codes_enroll_sent_are_not_sent_again() {
+    let moto = need!(moto());
+    let user = moto.user(0);
+    let sandbox = Sandbox::with_user(moto, &user, "new");
+    let name = unique("laptop");
+    let png = sandbox.path("qr.png");
+    sandbox
+        .run(&[
+            "enroll",
+            "new",
+            "--name",
+            &name,
+            "--qr-png",
+            png.to_str().unwrap(),
+            "--codes",
+            "112233",
+            "445566",
+        ])
+        .success();
+    let sessions = || {
+        moto.requests_signed_by(&user.access_key_id)
+            .iter()
+            .filter(|r| r.action() == "GetSessionToken")
+            .count()
+    };
+    for code in ["112233", "445566"] {
+        sandbox
+            .run(&[code, "new"])
+            .failure(1)
+            .stderr_has("not sending the MFA code")
+            .stderr_has("that code was used at");
+    }
+    assert_eq!(sessions(), 0);
+    sandbox.run(&["778899", "new"]).success();
+    assert_eq!(sessions(), 1);
+}

@@ -251,3 +251,22 @@ fn ctrl_c_at_the_device_choice_exits_130() {
     assert_eq!(out, "");
     assert!(echo_is_on(&stty), "{stty}");
 }
+
+/// Issue 31, item 10: with no code, no terminal, no dialog and no code
+/// command, the run fails before any request (before, the warm-up
+/// GetCallerIdentity, and the device's lookup, went out for nothing).
+#[test]
+fn no_request_when_no_code_can_be_had() {
+    let moto = need!(moto());
+    let user = moto.user(1);
+    for sandbox in [
+        Sandbox::with_device(moto, &user, "work"),
+        Sandbox::with_user(moto, &user, "work"),
+    ] {
+        sandbox
+            .run(&["work"])
+            .failure(1)
+            .stderr_has("no MFA code given, and there is no terminal to ask on");
+    }
+    assert_eq!(moto.requests_signed_by(&user.access_key_id).len(), 0);
+}

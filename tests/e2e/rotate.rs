@@ -205,3 +205,79 @@ fn status_and_doctor_show_the_key_age_when_an_mfa_session_can_ask() {
         doctor.stdout
     );
 }
+
+/// Issue 31, item 1: a rotation whose new key fails its check, and whose
+/// put-back of the old key fails too (a read-only ~/.aws; run as another
+/// user, since root writes anywhere), or whose store cannot even be read
+/// back: before, the new key was deleted in IAM while the file held it, and
+/// the old secret was gone with the process. Now both keys stay, and the
+/// hint says which is where.
+#[test]
+fn a_failed_put_back_keeps_both_keys_and_says_where() {
+    use std::io::BufRead;
+    use std::os::unix::fs::PermissionsExt;
+    let moto = need!(moto());
+    for unreadable in [false, true] {
+        let (user, mut sandbox, _) = setup(moto);
+        sandbox.set("MFA_SESSION_TEST_FAIL", "verify");
+        sandbox.set("MFA_SESSION_ROTATE_WAIT", "3");
+        chown_tree(sandbox.dir.path(), OTHER_UID);
+        let mut command = sandbox.command(&["rotate", "864209", "work"]);
+        need!(as_other_user(&mut command));
+        let mut child = command
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+        let mut said = String::new();
+        // Once the new key is written, ~/.aws can no longer be written.
+        while !said.contains("wrote ") {
+            let mut line = String::new();
+            assert!(stderr.read_line(&mut line).unwrap() > 0, "{said}");
+            said.push_str(&line);
+        }
+        let aws = sandbox.path(".aws");
+        std::fs::set_permissions(&aws, std::fs::Permissions::from_mode(0o555)).unwrap();
+        if unreadable {
+            std::fs::set_permissions(aws.join("credentials"), std::fs::Permissions::from_mode(0))
+                .unwrap();
+        }
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+        said.push_str(&rest);
+        let output = child.wait_with_output().unwrap();
+        let run = Run {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: said,
+        };
+        std::fs::set_permissions(&aws, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(
+            aws.join("credentials"),
+            std::fs::Permissions::from_mode(0o600),
+        )
+        .unwrap();
+        failed_after_progress(&run);
+        run.keeps_secret(&[&user.secret_access_key]);
+        let keys = moto.access_keys(&user.name);
+        assert_eq!(keys.len(), 2, "both keys are kept: {keys:?} {run:#?}");
+        let new_id = keys
+            .iter()
+            .map(|(id, _)| id.clone())
+            .find(|id| *id != user.access_key_id)
+            .unwrap();
+        let held = sandbox.read(".aws/credentials");
+        assert!(held.contains(&new_id), "the file holds the new key: {held}");
+        run.stderr_has("both keys are kept and active in AWS")
+            .stderr_has(&user.access_key_id)
+            .stderr_has(&new_id);
+        if unreadable {
+            run.stderr_has("could not be read back");
+        } else {
+            run.stderr_has("the old key could not be put back")
+                .stderr_has(&format!("holds the new key {new_id}"))
+                .stderr_has(&format!("--access-key-id {}", user.access_key_id));
+        }
+    }
+}

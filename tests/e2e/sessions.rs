@@ -433,3 +433,114 @@ fn the_cache_directory_follows_xdg_and_can_be_overridden() {
     assert_eq!(names.len(), 2, "{names:?}");
     sandbox.run(&["work"]).success().stderr_has("reusing");
 }
+
+/// Issue 31, item 9: an XDG_CACHE_HOME that does not exist yet is made
+/// (with its parents, 0700), as the XDG spec says, and the next run finds
+/// the session there. Before, the session was not cached.
+#[test]
+fn a_missing_xdg_cache_home_is_made_and_used() {
+    use std::os::unix::fs::PermissionsExt;
+    let moto = need!(moto());
+    let user = moto.user(1);
+    let mut sandbox = Sandbox::with_device(moto, &user, "work");
+    let base = sandbox.path("no/such/cache");
+    sandbox.set("XDG_CACHE_HOME", base.to_str().unwrap());
+    let run = sandbox.run(&["864209", "work"]);
+    run.success();
+    assert!(!run.stderr.contains("not cached"), "{run:#?}");
+    for dir in [sandbox.path("no"), base.clone(), base.join("mfa-session")] {
+        let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "{}", dir.display());
+    }
+    sandbox
+        .run(&["work"])
+        .success()
+        .stderr_has("reusing the cached session");
+    // HOME itself is never made.
+    let mut homeless = Sandbox::with_device(moto, &user, "work");
+    let home = homeless.path("gone/home");
+    homeless.set("HOME", home.to_str().unwrap());
+    homeless.set(
+        "AWS_SHARED_CREDENTIALS_FILE",
+        homeless.path(".aws/credentials").to_str().unwrap(),
+    );
+    homeless.set(
+        "AWS_CONFIG_FILE",
+        homeless.path(".aws/config").to_str().unwrap(),
+    );
+    homeless
+        .run(&["864209", "work"])
+        .success()
+        .stderr_has("does not exist; the session was not cached");
+    assert!(!home.exists());
+}
+
+/// Issue 31, item 9: a session that could not be cached is never said to
+/// be cached (the hint must not promise a run with no code).
+#[test]
+fn a_cache_that_cannot_be_written_is_not_claimed() {
+    need!(tool("tmux"));
+    let moto = need!(moto());
+    let user = moto.user(1);
+    let mut sandbox = Sandbox::with_device(moto, &user, "work");
+    sandbox.write("not-a-folder", "x");
+    let under_a_file = sandbox.path("not-a-folder/cache");
+    sandbox.set("MFA_SESSION_CACHE_DIR", under_a_file.to_str().unwrap());
+    let terminal = crate::prompt::Terminal::start_on_screen(&sandbox, &["864209", "work"]);
+    let (code, _, stderr, _) = terminal.finish();
+    assert_eq!(code, 1, "{stderr}");
+    assert!(!stderr.contains("is cached"), "{stderr}");
+    assert!(
+        stderr.contains("was neither printed nor cached"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("and a new code"), "{stderr}");
+}
+
+/// Issue 31, item 2 (and the first-hour issue): `mfa-session work >
+/// creds.sh` writes the keys into a file others could read; now the file
+/// is made private before anything is written.
+#[test]
+fn a_session_into_a_file_makes_it_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let moto = need!(moto());
+    let user = moto.user(1);
+    let sandbox = Sandbox::with_device(moto, &user, "work");
+    let file = sandbox.path("creds.sh");
+    std::fs::write(&file, "").unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let status = sandbox
+        .command(&["864209", "work"])
+        .stdout(
+            std::fs::OpenOptions::new()
+                .append(true)
+                .open(&file)
+                .unwrap(),
+        )
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    assert!(
+        std::fs::read_to_string(&file)
+            .unwrap()
+            .contains("export AWS_SECRET_ACCESS_KEY=")
+    );
+    // Another user's file is refused: that user could read it.
+    std::os::unix::fs::chown(&file, Some(OTHER_UID), None).unwrap();
+    let output = sandbox
+        .command(&["work"])
+        .stdout(
+            std::fs::OpenOptions::new()
+                .append(true)
+                .open(&file)
+                .unwrap(),
+        )
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("it belongs to user 65534"), "{stderr}");
+}
