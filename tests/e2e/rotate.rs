@@ -240,8 +240,11 @@ fn a_failed_put_back_keeps_both_keys_and_says_where() {
         let aws = sandbox.path(".aws");
         std::fs::set_permissions(&aws, std::fs::Permissions::from_mode(0o555)).unwrap();
         if unreadable {
-            std::fs::set_permissions(aws.join("credentials"), std::fs::Permissions::from_mode(0))
-                .unwrap();
+            std::fs::set_permissions(
+                aws.join("credentials"),
+                std::fs::Permissions::from_mode(0o000),
+            )
+            .unwrap();
         }
         let mut rest = String::new();
         std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
