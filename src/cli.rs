@@ -35,7 +35,8 @@ Environment:
   MFA_SESSION_SHELL           as --shell
   MFA_SESSION_PROMPT          as --prompt
   MFA_SESSION_KEYRING_TIMEOUT how long the keyring may take (default 20s)
-  (README.md, Environment, lists them all)";
+  MFA_SESSION_LOCK_TIMEOUT    how long to wait for another run (default 2m)
+  (docs/guide.md, Environment, in the source lists them all)";
 
 /// Turn a long-term AWS access key and an MFA code into temporary credentials,
 /// printed as shell code to eval.

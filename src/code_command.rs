@@ -165,8 +165,16 @@ impl Group {
         }
     }
 
+    /// Windows: the process and every process it started, by `taskkill`.
     #[cfg(not(unix))]
-    fn end(&self) {}
+    fn end(&self) {
+        let _ = crate::signals::command("taskkill")
+            .args(["/T", "/F", "/PID", &self.pid.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
 
     /// Gives the terminal back to this process's group.
     #[cfg(unix)]

@@ -474,7 +474,7 @@ pub enum Unreadable {
 /// The contents of a file this tool wrote for itself, if it is still only
 /// this user's: a regular file, not a link, owned by this user, with no group
 /// or other permission bits, and at most `cap` bytes.
-#[cfg(test)]
+#[cfg(all(test, unix))]
 pub fn read_private(path: &Path, cap: u64) -> Result<Vec<u8>, Unreadable> {
     read_private_dated(path, cap).map(|(bytes, _)| bytes)
 }
@@ -524,6 +524,13 @@ pub fn read_private_dated(path: &Path, cap: u64) -> Result<(Vec<u8>, SystemTime)
 
 /// Why a file or directory is not this user's alone.
 #[derive(Debug, PartialEq, Eq)]
+#[cfg_attr(
+    not(unix),
+    allow(
+        dead_code,
+        reason = "on Windows a file under the profile is private by its ACL"
+    )
+)]
 pub enum NotPrivate {
     /// Owned by another user.
     Owner { owner: u32, me: u32 },
@@ -562,6 +569,13 @@ pub fn check_private(_meta: &fs::Metadata) -> Result<(), NotPrivate> {
 }
 
 /// Why a file with this owner and mode is not private to `me`, if it is not.
+#[cfg_attr(
+    not(unix),
+    allow(
+        dead_code,
+        reason = "on Windows a file under the profile is private by its ACL"
+    )
+)]
 pub fn private_reason(owner: u32, mode: u32, me: u32) -> Option<NotPrivate> {
     if owner != me {
         return Some(NotPrivate::Owner { owner, me });

@@ -186,6 +186,7 @@ pub fn exec(args: &ExecArgs, path: &Path) -> Result<String> {
         Ok((child, pid))
     })
     .map_err(|e| crate::cmd::exec::cannot_run(program, &e))?;
+    end_with_this_process_too(&child);
     let waiter = std::thread::Builder::new().spawn(move || {
         let code = match child.wait() {
             Ok(status) => exit_code(status),
@@ -230,6 +231,41 @@ fn end_with_this_process(command: &mut Command) {
 
 #[cfg(not(target_os = "linux"))]
 fn end_with_this_process(_command: &mut Command) {}
+
+/// Windows: the command in a job object that ends it (and what it started)
+/// when the job's last handle closes, which is when this process ends: the
+/// handle is never closed before. Nothing to do elsewhere.
+#[cfg(windows)]
+fn end_with_this_process_too(child: &std::process::Child) {
+    use std::os::windows::io::AsRawHandle;
+    use windows_sys::Win32::System::JobObjects::{
+        AssignProcessToJobObject, CreateJobObjectW, JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE,
+        JOBOBJECT_EXTENDED_LIMIT_INFORMATION, JobObjectExtendedLimitInformation,
+        SetInformationJobObject,
+    };
+    // SAFETY: a new unnamed job, a zeroed plain struct with one flag set,
+    // and the child's own process handle.
+    unsafe {
+        let job = CreateJobObjectW(std::ptr::null(), std::ptr::null());
+        if job.is_null() {
+            return;
+        }
+        let mut limits: JOBOBJECT_EXTENDED_LIMIT_INFORMATION = std::mem::zeroed();
+        limits.BasicLimitInformation.LimitFlags = JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE;
+        let set = SetInformationJobObject(
+            job,
+            JobObjectExtendedLimitInformation,
+            (&raw const limits).cast(),
+            std::mem::size_of::<JOBOBJECT_EXTENDED_LIMIT_INFORMATION>() as u32,
+        );
+        if set != 0 {
+            AssignProcessToJobObject(job, child.as_raw_handle());
+        }
+    }
+}
+
+#[cfg(not(windows))]
+fn end_with_this_process_too(_child: &std::process::Child) {}
 
 fn exit_code(status: std::process::ExitStatus) -> i32 {
     #[cfg(unix)]

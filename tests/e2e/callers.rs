@@ -502,7 +502,7 @@ fn runs_killed_at_any_moment_leave_no_secret_after_forget() {
             .wrapping_add(1442695040888963407);
         (seed >> 33) % below
     };
-    for round in 0..3 {
+    for round in 0..8 {
         let user = moto.user(1);
         let sandbox = Sandbox::with_device(moto, &user, "work");
         let before = sandbox.read(".aws/credentials");

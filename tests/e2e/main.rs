@@ -1,5 +1,8 @@
 //! End-to-end tests of the built binary, all linked into one test binary so
-//! that one moto server serves them all.
+//! that one moto server serves them all. They drive Unix shells, terminals
+//! and file modes: on Windows they are not built.
+
+#![cfg(unix)]
 
 mod callers;
 mod cmd;
