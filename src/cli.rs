@@ -66,6 +66,9 @@ pub enum Command {
     Init(InitArgs),
     /// Print a completion script for a shell
     Completions(CompletionsArgs),
+    /// Get and cache a session (asking for the code), print nothing: for
+    /// credential_process, exec and other terminals, which then need none
+    Login(LoginArgs),
     /// Show the session in this shell and the cached sessions, with time left
     Status(StatusArgs),
     /// Print a session as credential_process JSON, for ~/.aws/config
@@ -93,6 +96,18 @@ pub enum Command {
     /// Set up a virtual MFA device for the profile's IAM user, from the
     /// terminal: QR code, two codes, done
     Enroll(EnrollArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  mfa-session login work          # asks for the code, caches the session\n  mfa-session login 123456 work"
+)]
+pub struct LoginArgs {
+    #[command(flatten)]
+    pub target: CodeAndProfile,
+
+    #[command(flatten)]
+    pub session: SessionArgs,
 }
 
 #[derive(Debug, Args)]
@@ -213,11 +228,16 @@ impl CodeAndProfile {
 
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Example:\n  mfa-session exec work -- aws s3 ls\n  mfa-session exec 123456 work -- terraform plan"
+    override_usage = "mfa-session exec [OPTIONS] [CODE] [PROFILE] [--] COMMAND [ARGS]...",
+    after_help = "Examples:\n  mfa-session exec work -- aws s3 ls\n  mfa-session exec 123456 work -- terraform plan\n  mfa-session exec work aws sts get-caller-identity   # without --: the words after the profile"
 )]
 pub struct ExecArgs {
     #[command(flatten)]
     pub target: CodeAndProfile,
+
+    /// The command and its arguments given without `--`, after the profile
+    #[arg(value_name = "ARGS", hide = true, allow_hyphen_values = true)]
+    pub loose: Vec<std::ffi::OsString>,
 
     #[command(flatten)]
     pub session: SessionArgs,
@@ -228,9 +248,56 @@ pub struct ExecArgs {
     #[arg(long)]
     pub server: bool,
 
-    /// The command to run, after `--`
-    #[arg(last = true, required = true, value_name = "COMMAND")]
+    /// The command to run, after `--` (or after the profile)
+    #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<std::ffi::OsString>,
+}
+
+impl ExecArgs {
+    /// CODE and PROFILE, and the command: the words after `--`, or without
+    /// it (the aws-vault habit) the words after the profile.
+    pub fn split(&self) -> Result<(Vec<String>, Vec<std::ffi::OsString>), crate::error::Failure> {
+        let given = self.target.positionals();
+        if !self.command.is_empty() {
+            if !self.loose.is_empty() {
+                return Err(crate::error::Failure::usage(
+                    "exec: words both before and after -- (the command goes after it)",
+                )
+                .hint("mfa-session exec [CODE] [PROFILE] -- COMMAND [ARGS]..."));
+            }
+            return Ok((given, self.command.clone()));
+        }
+        let mut words: Vec<std::ffi::OsString> = given.into_iter().map(Into::into).collect();
+        words.extend(self.loose.iter().cloned());
+        let is_code = |w: &std::ffi::OsString| {
+            w.to_str()
+                .is_some_and(|w| crate::input::MfaCode::parse(w).is_ok())
+        };
+        let take = match words.first() {
+            Some(first) if is_code(first) => 2,
+            _ => 1,
+        };
+        if words.len() <= take {
+            let profile = words
+                .iter()
+                .map(|w| w.to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join(" ");
+            let before = if profile.is_empty() {
+                "PROFILE".to_owned()
+            } else {
+                profile
+            };
+            return Err(crate::error::Failure::usage("exec needs a command to run")
+                .hint(format!("mfa-session exec {before} -- COMMAND [ARGS]...")));
+        }
+        let command = words.split_off(take);
+        let positionals = words
+            .into_iter()
+            .map(|w| w.to_string_lossy().into_owned())
+            .collect();
+        Ok((positionals, command))
+    }
 }
 
 #[derive(Debug, Args)]

@@ -51,6 +51,8 @@ pub enum Tag {
     Busy,
     /// A question had to be asked, and there is no terminal.
     NoTerminal,
+    /// The profile named is in neither profile file.
+    NoSuchProfile,
 }
 
 impl Failure {

@@ -46,6 +46,7 @@ fn main() -> ExitCode {
         None => cmd::get::run(&cli.get),
         Some(Command::Init(args)) => cmd::init::run(args),
         Some(Command::Completions(args)) => cmd::completions::run(args),
+        Some(Command::Login(args)) => cmd::login::run(args),
         Some(Command::Status(args)) => cmd::status::run(args),
         Some(Command::Forget(args)) => cmd::forget::run(args),
         Some(Command::CredentialProcess(args)) => cmd::credential_process::run(args),

@@ -784,7 +784,10 @@ fn discover_device(aws: &Aws, profile: &str) -> Result<MfaDevice> {
         0 => Err(Failure::new(format!(
             "MFA is not set up for the user of profile '{profile}': the user has no virtual or hardware MFA device"
         ))
-        .hint("assign one in the IAM console (Users > Security credentials > Assign MFA device); security keys (FIDO) cannot be used from the command line")
+        .hint(format!(
+            "set up a virtual one with: mfa-session enroll {}; security keys (FIDO) cannot be used from the command line",
+            crate::shell::command_word(profile)
+        ))
         .into()),
         1 => Ok(devices.remove(0)),
         _ => prompt::choose_device(&devices).cloned(),

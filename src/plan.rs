@@ -227,6 +227,7 @@ fn surroundings(
     Surroundings {
         unset_profile: PROFILE_VARIABLES.iter().any(set),
         region,
+        before: crate::session::Before::from_env(),
     }
 }
 

@@ -36,6 +36,88 @@ pub struct Surroundings {
     /// The region the session was obtained in, for `AWS_REGION` and
     /// `AWS_DEFAULT_REGION`, when it came from the profile or the environment.
     pub region: Option<String>,
+    /// What the profile and region variables were before, for `--clear`.
+    pub before: Before,
+}
+
+/// Names the profile and region variables a session changed, so that
+/// `--clear` gives back what the user had (an `AWS_REGION` they set
+/// themselves, say) instead of removing it.
+pub const CHANGED: &str = "MFA_SESSION_CHANGED";
+
+/// Where the value a variable had before the session is kept.
+const SAVED: [(&str, &str); 4] = [
+    ("AWS_PROFILE", "MFA_SESSION_BEFORE_AWS_PROFILE"),
+    (
+        "AWS_DEFAULT_PROFILE",
+        "MFA_SESSION_BEFORE_AWS_DEFAULT_PROFILE",
+    ),
+    ("AWS_REGION", "MFA_SESSION_BEFORE_AWS_REGION"),
+    (
+        "AWS_DEFAULT_REGION",
+        "MFA_SESSION_BEFORE_AWS_DEFAULT_REGION",
+    ),
+];
+
+/// The profile and region variables as the environment has them now, and
+/// the record an earlier session left (`MFA_SESSION_CHANGED` and the saved
+/// values).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Before {
+    /// Each of the four variables with a non-empty value now.
+    pub values: Vec<(&'static str, String)>,
+    /// The names an earlier session in this environment changed.
+    pub changed: Vec<&'static str>,
+    /// The values saved by that session.
+    pub saved: Vec<(&'static str, String)>,
+}
+
+impl Before {
+    /// Read from the environment (`--clear`, and the plan of a session).
+    pub fn from_env() -> Before {
+        let get = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let known = |word: &str| SAVED.iter().map(|(n, _)| *n).find(|n| *n == word);
+        Before {
+            values: SAVED
+                .iter()
+                .filter_map(|(name, _)| Some((*name, get(name)?)))
+                .collect(),
+            changed: get(CHANGED)
+                .map(|list| list.split_whitespace().filter_map(known).collect())
+                .unwrap_or_default(),
+            saved: SAVED
+                .iter()
+                .filter_map(|(name, saved)| Some((*name, get(saved)?)))
+                .collect(),
+        }
+    }
+
+    fn saved_name(name: &str) -> Option<&'static str> {
+        SAVED.iter().find(|(n, _)| *n == name).map(|(_, s)| *s)
+    }
+
+    /// The record of a session that changes `names`: what each had before
+    /// (kept from an earlier session's record when there is one: the values
+    /// before that session are the user's), and the list of names.
+    fn record(&self, names: &[&'static str], script: &mut Script) {
+        if names.is_empty() {
+            return;
+        }
+        let mut all = self.changed.clone();
+        for name in names {
+            if all.contains(name) {
+                continue;
+            }
+            all.push(name);
+            if let (Some(saved), Some((_, value))) = (
+                Before::saved_name(name),
+                self.values.iter().find(|(n, _)| n == name),
+            ) {
+                script.set(saved, value.clone());
+            }
+        }
+        script.set(CHANGED, all.join(" "));
+    }
 }
 
 /// Temporary credentials from GetSessionToken. Debug never shows the secrets.
@@ -77,9 +159,11 @@ impl Session {
     pub fn script(&self, around: &Surroundings) -> Script {
         let [id, secret, token, legacy, expiration] = VARIABLES;
         let mut script = Script::new();
+        let mut changed = Vec::new();
         if around.unset_profile {
             for name in PROFILE_VARIABLES {
                 script.unset(name);
+                changed.push(name);
             }
         }
         script
@@ -91,8 +175,10 @@ impl Session {
         if let Some(region) = &around.region {
             for name in REGION_VARIABLES {
                 script.set(name, region);
+                changed.push(name);
             }
         }
+        around.before.record(&changed, &mut script);
         script
     }
 }
@@ -100,14 +186,37 @@ impl Session {
 /// The script that removes every variable a session script may set or that
 /// competes with one: the session's, the profile's and the region's.
 pub fn clear_script() -> Script {
+    clear_script_after(&Before::default())
+}
+
+/// [`clear_script`] in an environment where a session left its record: the
+/// profile and region variables it changed get their values back (or go,
+/// when they had none), and the others stay as the user has them. With no
+/// record, all of them go, as before records were kept.
+pub fn clear_script_after(before: &Before) -> Script {
     let mut script = Script::new();
-    for name in VARIABLES
-        .into_iter()
-        .chain(PROFILE_VARIABLES)
-        .chain(REGION_VARIABLES)
-    {
+    for name in VARIABLES {
         script.unset(name);
     }
+    if before.changed.is_empty() {
+        for name in PROFILE_VARIABLES.into_iter().chain(REGION_VARIABLES) {
+            script.unset(name);
+        }
+        return script;
+    }
+    for name in PROFILE_VARIABLES.into_iter().chain(REGION_VARIABLES) {
+        if !before.changed.contains(&name) {
+            continue;
+        }
+        match before.saved.iter().find(|(n, _)| *n == name) {
+            Some((_, value)) => script.set(name, value.clone()),
+            None => script.unset(name),
+        };
+    }
+    for (_, saved) in SAVED {
+        script.unset(saved);
+    }
+    script.unset(CHANGED);
     script
 }
 
@@ -178,6 +287,7 @@ mod tests {
         let around = Surroundings {
             unset_profile: true,
             region: Some("eu-west-1".into()),
+            before: Before::default(),
         };
         let out = session().script(&around).render(Shell::Sh).unwrap();
         let lines: Vec<&str> = out.lines().collect();
@@ -189,7 +299,8 @@ mod tests {
             lines[7..],
             [
                 "export AWS_REGION='eu-west-1'",
-                "export AWS_DEFAULT_REGION='eu-west-1'"
+                "export AWS_DEFAULT_REGION='eu-west-1'",
+                "export MFA_SESSION_CHANGED='AWS_PROFILE AWS_DEFAULT_PROFILE AWS_REGION AWS_DEFAULT_REGION'"
             ]
         );
     }
@@ -202,6 +313,67 @@ mod tests {
              unset AWS_SECURITY_TOKEN\nunset AWS_CREDENTIAL_EXPIRATION\nunset AWS_PROFILE\n\
              unset AWS_DEFAULT_PROFILE\nunset AWS_REGION\nunset AWS_DEFAULT_REGION\n"
         );
+    }
+
+    #[test]
+    fn clear_gives_back_what_the_session_changed() {
+        // Before: AWS_PROFILE=work, AWS_REGION=eu-central-1, no default region.
+        let before = Before {
+            values: vec![
+                ("AWS_PROFILE", "work".into()),
+                ("AWS_REGION", "eu-central-1".into()),
+            ],
+            changed: vec![],
+            saved: vec![],
+        };
+        let around = Surroundings {
+            unset_profile: true,
+            region: Some("eu-central-1".into()),
+            before,
+        };
+        let applied = session().script(&around).render(Shell::Sh).unwrap();
+        assert!(
+            applied.ends_with(
+                "export MFA_SESSION_BEFORE_AWS_PROFILE='work'\n\
+                 export MFA_SESSION_BEFORE_AWS_REGION='eu-central-1'\n\
+                 export MFA_SESSION_CHANGED='AWS_PROFILE AWS_DEFAULT_PROFILE AWS_REGION AWS_DEFAULT_REGION'\n"
+            ),
+            "{applied}"
+        );
+        // The environment after it, as --clear reads it.
+        let after = Before {
+            values: vec![("AWS_REGION", "eu-central-1".into())],
+            changed: vec![
+                "AWS_PROFILE",
+                "AWS_DEFAULT_PROFILE",
+                "AWS_REGION",
+                "AWS_DEFAULT_REGION",
+            ],
+            saved: vec![
+                ("AWS_PROFILE", "work".into()),
+                ("AWS_REGION", "eu-central-1".into()),
+            ],
+        };
+        assert_eq!(
+            clear_script_after(&after).render(Shell::Sh).unwrap(),
+            "unset AWS_ACCESS_KEY_ID\nunset AWS_SECRET_ACCESS_KEY\nunset AWS_SESSION_TOKEN\n\
+             unset AWS_SECURITY_TOKEN\nunset AWS_CREDENTIAL_EXPIRATION\n\
+             export AWS_PROFILE='work'\nunset AWS_DEFAULT_PROFILE\n\
+             export AWS_REGION='eu-central-1'\nunset AWS_DEFAULT_REGION\n\
+             unset MFA_SESSION_BEFORE_AWS_PROFILE\nunset MFA_SESSION_BEFORE_AWS_DEFAULT_PROFILE\n\
+             unset MFA_SESSION_BEFORE_AWS_REGION\nunset MFA_SESSION_BEFORE_AWS_DEFAULT_REGION\n\
+             unset MFA_SESSION_CHANGED\n"
+        );
+        // A second session on top keeps the first one's record.
+        let again = session()
+            .script(&Surroundings {
+                unset_profile: false,
+                region: Some("eu-central-1".into()),
+                before: after,
+            })
+            .render(Shell::Sh)
+            .unwrap();
+        assert!(!again.contains("MFA_SESSION_BEFORE_"), "{again}");
     }
 
     #[test]

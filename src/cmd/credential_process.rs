@@ -38,7 +38,7 @@ pub fn run(args: &CredentialProcessArgs) -> Result<String> {
         // credential_process line in ~/.aws/config.
         Failure::new(crate::error::Report::new(&err).line)
             .hint(format!(
-                "run `mfa-session {}` once in a terminal: credential_process then uses the cached session; or set mfa_process in the profile to a command that prints the code",
+                "run `mfa-session login {}` once in a terminal: credential_process then uses the cached session; or set mfa_process in the profile to a command that prints the code",
                 crate::shell::command_word(&profile)
             ))
             .into()

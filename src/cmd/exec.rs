@@ -21,17 +21,28 @@ use crate::request::Request;
 use crate::shell::Op;
 
 pub fn run(args: &ExecArgs) -> Result<String> {
-    let (program, rest) = args
-        .command
+    let (positionals, words) = args.split()?;
+    let (program, rest) = words
         .split_first()
         .ok_or_else(|| Failure::usage("exec needs a command after --"))?;
     // Before any code is asked for: a typo in the command, or a file that
     // cannot be run, should not cost an MFA code.
-    let path = find_program(program).map_err(|e| cannot_run(program, &e))?;
+    let path = find_program(program).map_err(|e| {
+        let failure = cannot_run(program, &e);
+        // `exec aws s3 ls` with no profile: the command was read as one.
+        match (args.command.is_empty(), positionals.last()) {
+            (true, Some(profile)) if e.kind() == std::io::ErrorKind::NotFound => {
+                failure.hint(format!(
+                    "'{profile}' was read as the profile; if it is the command, put -- before it: mfa-session exec -- {profile} ..."
+                ))
+            }
+            _ => failure,
+        }
+    })?;
     if args.server {
-        return super::serve::exec(args, &path);
+        return super::serve::exec(args, &positionals, &words, &path);
     }
-    let obtained = super::obtain(Request::read(&args.target.positionals(), &args.session)?)?;
+    let obtained = super::obtain(Request::read(&positionals, &args.session)?)?;
     if !args.session.quiet {
         announce(&obtained);
     }

@@ -30,15 +30,16 @@ pub fn run(args: &GetArgs) -> Result<String> {
         script
     };
     if args.clear {
-        return marked(session::clear_script()).render(shell);
+        return marked(session::clear_script_after(&session::Before::from_env())).render(shell);
     }
     let mut positionals = super::positionals(&args.first, &args.second);
     positionals.extend(args.extra.iter().cloned());
-    let request = Request::read(&positionals, &args.session)?;
+    let typo = |err: anyhow::Error| super::mistyped_command(err, &positionals);
+    let request = Request::read(&positionals, &args.session).map_err(typo)?;
     if let Some(section) = &args.write_profile {
         // Checked before the first request: a refusal costs no code.
         crate::credentials_file::check_target(section, &request.profile)?;
-        let obtained = super::obtain(request)?;
+        let obtained = super::obtain(request).map_err(typo)?;
         // The record first, so that `forget` finds the section however the
         // run ends (under --no-cache too: the record holds no secret, and
         // the section does); it keeps the key ids of what the section held
@@ -100,7 +101,7 @@ pub fn run(args: &GetArgs) -> Result<String> {
         ))
         .into());
     }
-    let obtained = super::obtain(request)?;
+    let obtained = super::obtain(request).map_err(typo)?;
     if on_terminal && !obtained.cached {
         return Err(Failure::new(format!(
             "the session for profile '{}' was neither printed nor cached: stdout is a terminal, where the secret key would stay on screen, and the cache could not be written (see above)",

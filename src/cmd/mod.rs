@@ -10,6 +10,7 @@ pub mod forget;
 pub mod get;
 pub mod init;
 pub mod keys;
+pub mod login;
 pub mod policy;
 pub mod rotate;
 pub mod serve;
@@ -17,12 +18,49 @@ pub mod status;
 
 use anyhow::Result;
 
+use crate::error::Failure;
+
 use crate::obtain::Obtained;
 use crate::request::Request;
 
 /// CODE and PROFILE as given, in any order.
 pub fn positionals(first: &Option<String>, second: &Option<String>) -> Vec<String> {
     [first, second].into_iter().flatten().cloned().collect()
+}
+
+/// A profile that is not there, named by a word that is close to a
+/// subcommand's name (`mfa-session staus`): the hint asks whether the
+/// subcommand was meant. Any other failure passes through.
+pub fn mistyped_command(err: anyhow::Error, words: &[String]) -> anyhow::Error {
+    if !Failure::is(&err, crate::error::Tag::NoSuchProfile) {
+        return err;
+    }
+    let command = <crate::cli::Cli as clap::CommandFactory>::command();
+    let names: Vec<String> = command
+        .get_subcommands()
+        .filter(|c| !c.is_hide_set())
+        .map(|c| c.get_name().to_owned())
+        .collect();
+    let guess = words.iter().find_map(|word| {
+        names
+            .iter()
+            .map(|name| (strsim::damerau_levenshtein(word, name), name))
+            .filter(|(distance, name)| *distance > 0 && *distance <= 2.min(name.len() / 2))
+            .min()
+            .map(|(_, name)| (word, name))
+    });
+    match guess {
+        Some((word, name)) => {
+            let report = crate::error::Report::new(&err);
+            Failure::new(report.line)
+                .hint(format!(
+                    "did you mean `mfa-session {name}`? ('{word}' was read as a profile name)"
+                ))
+                .tag(crate::error::Tag::NoSuchProfile)
+                .into()
+        }
+        None => err,
+    }
 }
 
 /// The session a request asks for: planned, then obtained.

@@ -148,15 +148,20 @@ pub fn run(args: &ServeArgs) -> Result<String> {
 
 /// `exec --server`: the command gets the endpoint, never the keys; this
 /// process serves until the command ends and exits with its status.
-pub fn exec(args: &ExecArgs, path: &Path) -> Result<String> {
-    let program = &args.command[0];
-    let (source, obtained) = Source::start(&args.target.positionals(), &args.session)?;
+pub fn exec(
+    args: &ExecArgs,
+    positionals: &[String],
+    words: &[std::ffi::OsString],
+    path: &Path,
+) -> Result<String> {
+    let program = &words[0];
+    let (source, obtained) = Source::start(positionals, &args.session)?;
     if !args.session.quiet {
         announce(&obtained);
     }
     let endpoint = Endpoint::open()?;
     let mut command = crate::signals::command(path);
-    command.args(&args.command[1..]);
+    command.args(&words[1..]);
     #[cfg(unix)]
     {
         use std::os::unix::process::CommandExt;

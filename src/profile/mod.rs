@@ -833,6 +833,7 @@ fn not_found(
         files.config.display()
     ))
     .hint(hint)
+    .tag(crate::error::Tag::NoSuchProfile)
     .into()
 }
 

@@ -236,7 +236,13 @@ fn no_device_says_mfa_is_not_set_up() {
         .run(&["123456", "work"])
         .failure(1)
         .stderr_has("MFA is not set up for the user of profile 'work'")
-        .stderr_has("hint: assign one in the IAM console");
+        .stderr_has("hint: set up a virtual one with: mfa-session enroll work;");
+    // doctor names the same command (the first-hour issue: hints agreed not).
+    let doctor = sandbox.run(&["doctor", "work"]);
+    assert!(
+        doctor.stdout.contains("mfa-session enroll work"),
+        "{doctor:#?}"
+    );
 }
 
 #[test]
@@ -461,4 +467,30 @@ fn service_specific_endpoints_win() {
         .run(&["123456", "work", "--no-cache"])
         .failure(1)
         .stderr_has("could not list the MFA devices of profile 'work': cannot reach IAM at http://127.0.0.1:1");
+}
+
+/// The first-hour issue, item 10: a mistyped subcommand is read as a
+/// profile name; the hint asks whether the subcommand was meant.
+#[test]
+fn a_mistyped_subcommand_gets_a_did_you_mean() {
+    let moto = need!(moto());
+    let user = moto.user(1);
+    let sandbox = Sandbox::with_device(moto, &user, "work");
+    sandbox
+        .run(&["staus"])
+        .failure(1)
+        .stderr_has("profile 'staus' not found")
+        .stderr_has(
+            "hint: did you mean `mfa-session status`? ('staus' was read as a profile name)",
+        );
+    sandbox
+        .run(&["123456", "dcotor"])
+        .failure(1)
+        .stderr_has("did you mean `mfa-session doctor`?");
+    // A profile name that is no command's keeps the list of profiles.
+    sandbox
+        .run(&["123456", "wrok"])
+        .failure(1)
+        .stderr_has("hint: profiles found: work");
+    assert!(moto.requests_signed_by(&user.access_key_id).is_empty());
 }

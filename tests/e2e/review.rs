@@ -371,7 +371,7 @@ fn credential_process_without_a_code_says_what_fits_its_line() {
         .failure(1)
         .stderr_has("no MFA code given, and there is no terminal to ask on")
         .stderr_has(
-            "hint: run `mfa-session work` once in a terminal: credential_process then uses the cached session; or set mfa_process",
+            "hint: run `mfa-session login work` once in a terminal: credential_process then uses the cached session; or set mfa_process",
         );
 }
 

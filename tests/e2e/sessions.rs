@@ -544,3 +544,58 @@ fn a_session_into_a_file_makes_it_private() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("it belongs to user 65534"), "{stderr}");
 }
+
+/// The first-hour issue, item 7: `login` caches a session and exits 0 with
+/// nothing on stdout, on a terminal too; credential_process and exec then
+/// need no code.
+#[test]
+fn login_caches_the_session_and_prints_nothing() {
+    need!(tool("tmux"));
+    let moto = need!(moto());
+    let user = moto.user(1);
+    let sandbox = Sandbox::with_device(moto, &user, "work");
+    let terminal = crate::prompt::Terminal::start_on_screen(&sandbox, &["login", "work"]);
+    terminal.wait_for_screen("MFA code for ");
+    terminal.keys(&["864209", "Enter"]);
+    let (code, _, stderr, _) = terminal.finish();
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("session for profile 'work'"), "{stderr}");
+    assert!(!terminal.history().contains("AWS_"), "nothing printed");
+    let json = sandbox.run(&["credential-process", "--profile", "work"]);
+    json.success();
+    assert!(json.stdout.contains("\"SessionToken\""));
+    sandbox
+        .run(&["login", "work", "--no-cache"])
+        .failure(2)
+        .stderr_has("keep the session nowhere");
+}
+
+/// The first-hour issue, item 6: `exec PROFILE COMMAND ARGS` without `--`
+/// (the aws-vault habit) runs the command; a command read as a profile
+/// says to put `--` before it; no command says how to give one.
+#[test]
+fn exec_takes_the_command_without_dashes() {
+    let moto = need!(moto());
+    let user = moto.user(1);
+    let sandbox = Sandbox::with_device(moto, &user, "work");
+    let run = sandbox.run(&["exec", "864209", "work", "printenv", "AWS_SESSION_TOKEN"]);
+    run.success();
+    assert!(!run.stdout.trim().is_empty(), "{run:#?}");
+    let run = sandbox.run(&["exec", "work", "echo", "a", "--flag", "-x"]);
+    assert_eq!(run.stdout, "a --flag -x\n", "{run:#?}");
+    sandbox
+        .run(&["exec", "aws", "s3", "ls"])
+        .failure(127)
+        .stderr_has("'aws' was read as the profile; if it is the command, put -- before it");
+    sandbox
+        .run(&["exec", "work"])
+        .failure(2)
+        .stderr_has("exec needs a command to run")
+        .stderr_has("hint: mfa-session exec work -- COMMAND");
+    let help = sandbox.run(&["exec", "--help"]);
+    assert!(
+        help.stdout
+            .contains("Usage: mfa-session exec [OPTIONS] [CODE] [PROFILE] [--] COMMAND"),
+        "{help:#?}"
+    );
+}

@@ -496,3 +496,46 @@ fn every_shell_gets_the_same_variables_in_the_same_order() {
         assert_eq!(names, VARS, "{shell}: {}", run.stdout);
     }
 }
+
+/// The first-hour issue, item 8: `--clear` gives back the profile and the
+/// region the user had set before the session (before, both were gone and
+/// the AWS CLI asked for a region), in bash and fish, through the `mfa`
+/// function and with eval.
+#[test]
+fn clear_gives_back_the_profile_and_region_set_before() {
+    let moto = need!(moto());
+    let user = moto.user(1);
+    let sandbox = Sandbox::with_device(moto, &user, "work");
+    let bash = "export AWS_PROFILE=work AWS_REGION=eu-central-1\n\
+                eval \"$(mfa-session 864209)\" || exit 3\n\
+                [ -z \"${AWS_PROFILE+x}\" ] || exit 4\n\
+                eval \"$(mfa-session --clear)\"\n\
+                printf '%s|%s|%s|%s\\n' \"$AWS_PROFILE\" \"$AWS_REGION\" \"${AWS_DEFAULT_REGION-none}\" \"${AWS_ACCESS_KEY_ID-none}\"\n\
+                env | grep -c '^MFA_SESSION_' || true";
+    let output = sandbox
+        .shell_command(&["bash", "-c", bash])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "work|eu-central-1|none|none\n0\n",
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    if let Some(fish) = tool("fish") {
+        let script = "set -gx AWS_PROFILE work; set -gx AWS_REGION eu-central-1\n\
+                      mfa-session 975310 --shell fish | source; or exit 3\n\
+                      mfa-session --clear --shell fish | source\n\
+                      echo \"$AWS_PROFILE|$AWS_REGION|\"(set -q AWS_ACCESS_KEY_ID; and echo set; or echo none)";
+        let output = sandbox
+            .shell_command(&[fish.to_str().unwrap(), "--no-config", "-c", script])
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&output.stdout),
+            "work|eu-central-1|none\n",
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
