@@ -36,7 +36,7 @@ Environment:
   MFA_SESSION_PROMPT          as --prompt
   MFA_SESSION_KEYRING_TIMEOUT how long the keyring may take (default 20s)
   MFA_SESSION_LOCK_TIMEOUT    how long to wait for another run (default 2m)
-  (docs/guide.md, Environment, in the source lists them all)";
+  (all of them: man mfa-session, or docs/guide.md in the source)";
 
 /// Turn a long-term AWS access key and an MFA code into temporary credentials,
 /// printed as shell code to eval.
@@ -188,8 +188,14 @@ pub struct StatusArgs {
     pub profile: Option<String>,
 
     /// Print JSON, for scripts and prompts
-    #[arg(long)]
+    #[arg(long, conflicts_with = "short")]
     pub json: bool,
+
+    /// One short line for a shell prompt: the profile of this shell's
+    /// session and the time it has left (`work 11h20m`), or nothing when the
+    /// shell has no session
+    #[arg(long)]
+    pub short: bool,
 }
 
 #[derive(Debug, Args)]
@@ -209,8 +215,7 @@ pub struct CodeAndProfile {
     #[arg(value_name = "CODE")]
     pub first: Option<String>,
 
-    /// The profile: an IAM user's long-term key, or a role profile (for
-    /// `rotate`, the one with the key)
+    /// The profile: an IAM user's long-term key, or a role profile
     #[arg(value_name = "PROFILE")]
     pub second: Option<String>,
 }
@@ -381,11 +386,12 @@ pub struct ForgetArgs {
 /// How to get a session: shared by the main command, credential-process and exec.
 #[derive(Debug, Args, Default, Clone)]
 pub struct SessionArgs {
-    /// The 6-digit MFA code (instead of the positional CODE)
+    /// The 6-digit MFA code
     #[arg(short, long, value_name = "CODE")]
     pub code: Option<String>,
 
-    /// The profile (instead of the positional PROFILE)
+    /// The profile [default: $AWS_DEFAULT_PROFILE or $AWS_PROFILE, else
+    /// "default"]
     #[arg(short, long, value_name = "NAME")]
     pub profile: Option<String>,
 

@@ -107,7 +107,8 @@ fn usage_error(err: &clap::Error) -> (String, String) {
             message.push(line.strip_prefix("error: ").unwrap_or(line));
         }
     }
-    let line = message.join(" ");
+    // clap's lines are sentences of their own ("... found", "tip: ...").
+    let line = message.join("; ");
     let hint = match usage {
         Some(usage) => format!("usage: {usage} (see --help)"),
         None => "see mfa-session --help".to_owned(),

@@ -231,15 +231,23 @@ pub fn rfc3339(t: Timestamp) -> String {
 /// "until 21:34 CET (11h59m left)", in the user's time zone; the date is
 /// added when the session ends on another day.
 pub fn describe_end(end: Timestamp, now: Timestamp) -> String {
+    format!(
+        "until {} ({} left)",
+        describe_time(end, now),
+        describe_left(end, now)
+    )
+}
+
+/// A moment as every message says one: "21:34 CET" in the user's time
+/// zone, with the date ("2026-11-24 21:34 CET") when it is not today.
+pub fn describe_time(at: Timestamp, now: Timestamp) -> String {
     let tz = TimeZone::system();
-    let local_end = end.to_zoned(tz.clone());
-    let local_now = now.to_zoned(tz);
-    let when = if local_end.date() == local_now.date() {
-        local_end.strftime("%H:%M %Z").to_string()
+    let local = at.to_zoned(tz.clone());
+    if local.date() == now.to_zoned(tz).date() {
+        local.strftime("%H:%M %Z").to_string()
     } else {
-        local_end.strftime("%Y-%m-%d %H:%M %Z").to_string()
-    };
-    format!("until {when} ({} left)", describe_left(end, now))
+        local.strftime("%Y-%m-%d %H:%M %Z").to_string()
+    }
 }
 
 /// Time left, rounded down to minutes: `11h59m`, `45m`, `0m`.

@@ -284,7 +284,7 @@ fn environment() -> Check {
             Mark::Fail,
             format!(
                 "{names} hold a session that expired at {} (AWS_CREDENTIAL_EXPIRATION); AWS tools use them before any profile",
-                crate::session::rfc3339(end)
+                crate::session::describe_time(end, now)
             ),
         )
         .hint("clear them: eval \"$(mfa-session --clear)\""),

@@ -89,6 +89,9 @@ struct CachedReport {
 
 pub fn run(args: &StatusArgs) -> Result<String> {
     let now = Timestamp::now();
+    if args.short {
+        return Ok(short(now));
+    }
     let cached: Vec<CachedSession> = match SessionCache::locate() {
         Ok(cache) => cache
             .sessions()
@@ -293,6 +296,42 @@ fn environment_session(
         seconds_left: left.map(|l| l.max(0)),
         expired: left.map(|l| l <= 0),
     })
+}
+
+/// `status --short`, for a prompt: "work 11h20m", "work expired", or
+/// nothing without a session in this shell. The cache is read only when
+/// the shell holds keys (to name their profile); a shell without any costs
+/// nothing but the start of the process.
+fn short(now: Timestamp) -> String {
+    let holds_keys = std::env::var_os("AWS_ACCESS_KEY_ID").is_some_and(|k| !k.is_empty());
+    let ends = std::env::var_os("AWS_CREDENTIAL_EXPIRATION").is_some_and(|e| !e.is_empty());
+    if !holds_keys && !ends {
+        return String::new();
+    }
+    let (cached, roles) = match SessionCache::locate() {
+        Ok(cache) => (cache.sessions(), cache.roles()),
+        Err(_) => (Vec::new(), Vec::new()),
+    };
+    let Some(env) = environment_session(&cached, &roles, now) else {
+        return String::new();
+    };
+    let name = env.profile.unwrap_or_else(|| "aws".to_owned());
+    let name: String = if name.chars().count() > 24 {
+        name.chars().take(23).chain(['…']).collect()
+    } else {
+        name
+    };
+    match (env.expired, env.seconds_left) {
+        (Some(true), _) => format!("{name} expired\n"),
+        (_, Some(left)) => format!(
+            "{name} {}\n",
+            crate::session::describe_left(
+                Timestamp::from_second(now.as_second() + left).unwrap_or(now),
+                now
+            )
+        ),
+        _ => format!("{name}\n"),
+    }
 }
 
 fn human(report: &Report, cached: &[CachedSession], now: Timestamp) -> String {

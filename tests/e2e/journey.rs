@@ -155,7 +155,7 @@ fn doctor_checks_everything_but_sends_no_code() {
     assert!(checks[2]["detail"]
         .as_str()
         .unwrap()
-        .starts_with("AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY hold a session that expired at 2020-01-01T00:00:00Z"));
+        .starts_with("AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY hold a session that expired at 2020-01-01 00:00 UTC"));
     assert!(
         run.stderr.contains("mfa-session: 1 check failed"),
         "{run:?}"

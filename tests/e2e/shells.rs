@@ -539,3 +539,92 @@ fn clear_gives_back_the_profile_and_region_set_before() {
         );
     }
 }
+
+/// The code block that follows `<!-- prompt-snippet: NAME -->` in
+/// docs/guide.md: the tests run what the guide shows.
+fn guide_snippet(name: &str) -> String {
+    let guide = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/guide.md"),
+    )
+    .unwrap();
+    let marker = format!("<!-- prompt-snippet: {name} -->");
+    let after = &guide[guide.find(&marker).expect("the snippet is in the guide") + marker.len()..];
+    let body = &after[after.find("```").unwrap()..];
+    let body = &body[body.find('\n').unwrap() + 1..];
+    body[..body.find("```").unwrap()].to_owned()
+}
+
+/// The first-hour issue: the prompt segment, as the guide gives it for
+/// bash, zsh and starship, evaluated with a session and without one.
+#[test]
+fn the_prompt_snippets_show_the_profile_and_time_left() {
+    let moto = need!(moto());
+    let user = moto.user(1);
+    let sandbox = Sandbox::with_device(moto, &user, "work");
+    // bash: the prompt string expanded as bash expands it before a prompt.
+    let bash = format!(
+        "PS1='$ '\n{}\necho \"without:${{PS1@P}}\"\neval \"$(mfa-session 864209 work)\" || exit 3\necho \"with:${{PS1@P}}\"",
+        guide_snippet("bash")
+    );
+    let output = sandbox
+        .shell_command(&["bash", "-c", &bash])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.starts_with("without:$ \n"), "{text}");
+    let with = text.lines().nth(1).unwrap_or_default();
+    assert!(
+        with.starts_with("with:[work 11h5") || with.starts_with("with:[work 12h00m]"),
+        "{text}"
+    );
+    assert!(with.ends_with("] $ ") && with.len() < 40 + 10, "{with:?}");
+    if let Some(zsh) = tool("zsh") {
+        let script = format!(
+            "PROMPT='%% '\n{}\nprint -rP -- \"without:$PROMPT\"\neval \"$(mfa-session work)\" || exit 3\nprint -rP -- \"with:$PROMPT\"",
+            guide_snippet("zsh")
+        );
+        let output = sandbox
+            .shell_command(&[zsh.to_str().unwrap(), "--no-rcs", "-c", &script])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&output.stdout);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.first(), Some(&"without:% "), "{text}");
+        assert!(
+            lines
+                .get(1)
+                .is_some_and(|l| l.starts_with("with:[work ") && l.ends_with("] % ")),
+            "{text}"
+        );
+    }
+    // starship runs `when`, then `command`, with the shell it names.
+    let toml = guide_snippet("starship");
+    let field = |key: &str| {
+        let line = toml
+            .lines()
+            .find(|l| l.starts_with(&format!("{key} = ")))
+            .unwrap();
+        let value = line.split_once(" = ").unwrap().1.trim();
+        value[1..value.len() - 1].to_owned()
+    };
+    assert!(toml.contains("shell = [\"sh\"]"), "{toml}");
+    let run = |env: &str, key: &str| {
+        sandbox
+            .shell_command(&["sh", "-c", &format!("{env}\n{}", field(key))])
+            .output()
+            .unwrap()
+    };
+    assert!(
+        !run("unset AWS_CREDENTIAL_EXPIRATION", "when")
+            .status
+            .success()
+    );
+    let session = "eval \"$(mfa-session work)\"";
+    assert!(run(session, "when").status.success());
+    let shown = run(session, "command");
+    assert!(
+        String::from_utf8_lossy(&shown.stdout).starts_with("work 1"),
+        "{}",
+        String::from_utf8_lossy(&shown.stdout)
+    );
+}
