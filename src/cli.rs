@@ -130,6 +130,11 @@ pub struct EnrollArgs {
     /// The two consecutive codes from the app, instead of asking for them
     #[arg(long, num_args = 2, value_names = ["CODE1", "CODE2"])]
     pub codes: Option<Vec<String>>,
+
+    /// Show only the secret, to type into the app, and no QR code (for a
+    /// terminal too small to draw one)
+    #[arg(long, conflicts_with = "qr_png")]
+    pub no_qr: bool,
 }
 
 #[derive(Debug, Args)]

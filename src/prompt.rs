@@ -75,6 +75,14 @@ pub fn check_code_terminal() -> Result<()> {
     open_terminal(NO_CODE, PASS_THE_CODE).map(|_| ())
 }
 
+/// The terminal's size in character cells (columns, rows), when there is
+/// one and it says.
+pub fn terminal_size() -> Option<(u16, u16)> {
+    let Terminal { output, .. } = open_terminal("", "").ok()?;
+    let (width, height) = terminal_size::terminal_size_of(&output)?;
+    Some((width.0, height.0))
+}
+
 /// Whether there is a terminal to show things on and ask questions.
 pub fn has_terminal() -> bool {
     open_terminal("", "").is_ok()

@@ -86,8 +86,23 @@ pub fn run(args: &EnrollArgs) -> Result<String> {
             .hint("choose one with --name")
     })?;
 
+    let label = format!("{name}@{account}");
+    // A QR code whose top is off the screen cannot be scanned, and the
+    // alternate screen keeps no scrollback: said before anything exists.
+    if args.qr_png.is_none() && !args.no_qr {
+        let (cols, rows) = screen_size(&label)?;
+        if let Some((have_cols, have_rows)) = crate::prompt::terminal_size()
+            && (have_cols < cols || have_rows < rows)
+        {
+            return Err(Failure::new(format!(
+                "the terminal is {have_cols}x{have_rows}, too small for the QR code of the new device (it needs {cols}x{rows})"
+            ))
+            .hint("make the window larger (or the font smaller), or type the secret into the app instead: --no-qr, or write the QR code to a file: --qr-png FILE")
+            .into());
+        }
+    }
     let device = aws.create_virtual_mfa_device(&name)?;
-    let shown = show(args, &device, &format!("{name}@{account}"));
+    let shown = show(args, &device, &label);
     let enabled = shown.and_then(|()| {
         let (first, second) = match codes {
             Some(mut codes) => {
@@ -209,7 +224,11 @@ const LEAVE_ALTERNATE_SCREEN: &str = "\x1b[?1049l";
 
 fn show(args: &EnrollArgs, device: &crate::aws::NewDevice, label: &str) -> Result<()> {
     let Some(path) = &args.qr_png else {
-        let screen = crate::cmd::enroll::screen(&device.seed, label)?;
+        let screen = if args.no_qr {
+            secret_screen(&device.seed, label)
+        } else {
+            crate::cmd::enroll::screen(&device.seed, label)?
+        };
         return crate::prompt::show(&format!("{ENTER_ALTERNATE_SCREEN}{screen}"));
     };
     crate::secret_file::replace(path, &device.png).map_err(|e| {
@@ -360,6 +379,28 @@ pub fn qr_text(text: &str) -> Result<String> {
         .light_color(Dense1x2::Dark)
         .quiet_zone(true)
         .build())
+}
+
+/// How large a terminal [`screen`] needs for a device `label`, the code
+/// prompts below it included: measured with a seed as long as AWS's (64
+/// characters), columns and rows.
+pub fn screen_size(label: &str) -> Result<(u16, u16)> {
+    let shown = screen(&"A".repeat(64), label)?;
+    let cols = shown.lines().map(|l| l.chars().count()).max().unwrap_or(0);
+    // The prompts for the two codes and the line a repeated code gets.
+    let rows = shown.lines().count() + 3;
+    Ok((
+        u16::try_from(cols).unwrap_or(u16::MAX),
+        u16::try_from(rows).unwrap_or(u16::MAX),
+    ))
+}
+
+/// [`screen`] without the QR code: the secret to type into the app.
+fn secret_screen(seed: &str, label: &str) -> String {
+    format!(
+        "\nAdd this device to your authenticator app: type the secret (a time-based key).\n\n  account: {ISSUER}:{label}\n  secret:  {}\n\n",
+        group_secret(seed)
+    )
 }
 
 /// Everything shown on the terminal for a new device.

@@ -27,18 +27,30 @@ impl Terminal {
 
     /// The same, in a terminal `rows` lines high.
     pub fn start_sized(sandbox: &Sandbox, args: &[&str], rows: u32) -> Terminal {
-        Terminal::start_with(sandbox, args, rows, false)
+        Terminal::start_with(sandbox, args, (160, rows), false)
+    }
+
+    /// In a terminal of `cols` by `rows` (80x24: the classic size).
+    pub fn start_in(sandbox: &Sandbox, args: &[&str], cols: u32, rows: u32) -> Terminal {
+        Terminal::start_with(sandbox, args, (cols, rows), false)
     }
 
     /// [`Terminal::start`] with stdout left on the terminal (stderr still
     /// goes to its file).
     pub fn start_on_screen(sandbox: &Sandbox, args: &[&str]) -> Terminal {
-        Terminal::start_with(sandbox, args, 40, true)
+        Terminal::start_with(sandbox, args, (160, 40), true)
     }
 
-    fn start_with(sandbox: &Sandbox, args: &[&str], rows: u32, on_screen: bool) -> Terminal {
+    fn start_with(
+        sandbox: &Sandbox,
+        args: &[&str],
+        (cols, rows): (u32, u32),
+        on_screen: bool,
+    ) -> Terminal {
         let dir = sandbox.path("tty");
         std::fs::create_dir_all(&dir).unwrap();
+        // A run before in the same sandbox left its exit code here.
+        let _ = std::fs::remove_file(dir.join("rc"));
         let mut line = String::from("env -i");
         for (k, v) in &sandbox.env {
             line.push_str(&format!(" {k}={}", quote(v)));
@@ -66,7 +78,7 @@ impl Terminal {
                 "new-session",
                 "-d",
                 "-x",
-                "160",
+                &cols.to_string(),
                 "-y",
                 &rows.to_string(),
             ])
