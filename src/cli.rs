@@ -494,9 +494,10 @@ pub struct GetArgs {
     )]
     pub shell: Option<Shell>,
 
-    /// Print code that unsets every variable mfa-session sets (and AWS_PROFILE,
-    /// AWS_REGION and their AWS_DEFAULT_ forms); no profile, no request. The
-    /// cached session stays: `mfa-session forget` removes it
+    /// Print code that unsets the session's variables and gives AWS_PROFILE,
+    /// AWS_REGION and their AWS_DEFAULT_ forms back the values they had
+    /// before the session (with no record of one: unsets them too); no
+    /// profile, no request. The cached session stays: `forget` removes it
     #[arg(long, conflicts_with_all = ["code", "duration", "serial_number", "write_profile", "force"])]
     pub clear: bool,
 

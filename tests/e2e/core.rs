@@ -494,3 +494,29 @@ fn a_mistyped_subcommand_gets_a_did_you_mean() {
         .stderr_has("hint: profiles found: work");
     assert!(moto.requests_signed_by(&user.access_key_id).is_empty());
 }
+
+/// The first-hour issue, the smaller frictions: clap's sentences kept
+/// apart, help texts that name only what the command has, and no pointer to
+/// a README a binary user does not have.
+#[test]
+fn help_and_usage_errors_say_only_what_is_there() {
+    let sandbox = Sandbox::new(None);
+    sandbox.run(&["--forse"]).failure(2).stderr_has(
+        "unexpected argument '--forse' found; tip: a similar argument exists: '--force'",
+    );
+    let help = |args: &[&str]| {
+        let run = sandbox.run(args);
+        run.success();
+        run.stdout.clone()
+    };
+    let credential_process = help(&["help", "credential-process"]);
+    assert!(
+        !credential_process.contains("positional"),
+        "{credential_process}"
+    );
+    let exec = help(&["help", "exec"]);
+    assert!(!exec.contains("rotate"), "{exec}");
+    let top = help(&["--help"]);
+    assert!(!top.contains("README"), "{top}");
+    assert!(top.contains("man mfa-session"), "{top}");
+}
