@@ -44,6 +44,15 @@ pub struct MfaDevice {
     pub user_name: String,
 }
 
+/// A user's MFA devices: those a code can be sent for, and how many FIDO
+/// security keys or passkeys there are besides (GetSessionToken cannot use
+/// them).
+#[derive(Debug)]
+pub struct Devices {
+    pub usable: Vec<MfaDevice>,
+    pub security_keys: usize,
+}
+
 /// Clients for STS and IAM, signed with one profile's long-term key or with
 /// a session's credentials.
 pub struct Aws {
@@ -196,7 +205,7 @@ impl Aws {
     /// With two endpoints (AWS's own), GetCallerIdentity goes out at the same
     /// time: it names the user if the listing needs it, and opens the
     /// connection to STS that the request for the session then reuses.
-    pub fn mfa_devices(&self) -> Result<Vec<MfaDevice>> {
+    pub fn mfa_devices(&self) -> Result<Devices> {
         let (first, identity) = if self.one_endpoint {
             (self.runtime.block_on(self.list_mfa_devices(None)), None)
         } else {
@@ -220,13 +229,18 @@ impl Aws {
             Err(err) => return Err(self.list_failure(err)),
         };
         // Serials and names are printed in prompts: anything AWS would never
-        // send (control characters, say) is left out with the FIDO keys.
-        Ok(devices
-            .into_iter()
-            .filter(|d| !is_fido(&d.serial))
-            .filter(|d| crate::input::check_serial(&d.serial).is_ok())
-            .filter(|d| crate::cache::valid_user_name(&d.user_name))
-            .collect())
+        // send (control characters, say) is left out with the FIDO keys,
+        // which are counted (a user with only those is told what works).
+        let (fido, other): (Vec<MfaDevice>, Vec<MfaDevice>) =
+            devices.into_iter().partition(|d| is_fido(&d.serial));
+        Ok(Devices {
+            usable: other
+                .into_iter()
+                .filter(|d| crate::input::check_serial(&d.serial).is_ok())
+                .filter(|d| crate::cache::valid_user_name(&d.user_name))
+                .collect(),
+            security_keys: fido.len(),
+        })
     }
 
     async fn list_mfa_devices(

@@ -776,10 +776,24 @@ fn remember(cache: &Option<SessionCache>, owner: &Owner, device: &MfaDevice) {
     }
 }
 
+/// What doctor says of a user whose only MFA devices are security keys.
+pub const ONLY_SECURITY_KEYS: &str = "the user's only MFA devices are FIDO security keys or passkeys, which GetSessionToken cannot use (aws login can; or add a virtual device)";
+
 /// The one MFA device to use: the user's only one, or the one chosen on the
 /// terminal when there are several.
 fn discover_device(aws: &Aws, profile: &str) -> Result<MfaDevice> {
-    let mut devices = aws.mfa_devices()?;
+    let found = aws.mfa_devices()?;
+    let mut devices = found.usable;
+    if devices.is_empty() && found.security_keys > 0 {
+        return Err(Failure::new(format!(
+            "the user of profile '{profile}' has only FIDO security keys or passkeys as MFA devices, and GetSessionToken cannot use them (AWS said in 2026 that it will not add them)"
+        ))
+        .hint(format!(
+            "sign in with the browser instead: aws login --profile {p}; or add a virtual MFA device: mfa-session enroll {p}",
+            p = crate::shell::command_word(profile)
+        ))
+        .into());
+    }
     match devices.len() {
         0 => Err(Failure::new(format!(
             "MFA is not set up for the user of profile '{profile}': the user has no virtual or hardware MFA device"

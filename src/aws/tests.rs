@@ -454,7 +454,9 @@ fn devices_across_pages_without_fido_keys() {
     let second = mock!(aws_sdk_iam::Client::list_mfa_devices)
         .match_requests(|r| r.marker() == Some("page2"))
         .then_http_response(|| response(200, LIST_PAGE_2));
-    let devices = aws(&[], &[&first, &second]).mfa_devices().unwrap();
+    let found = aws(&[], &[&first, &second]).mfa_devices().unwrap();
+    assert_eq!(found.security_keys, 1);
+    let devices = found.usable;
     let serials: Vec<_> = devices.iter().map(|d| d.serial.as_str()).collect();
     assert_eq!(
         serials,
@@ -490,7 +492,8 @@ fn devices_with_user_name_from_caller_identity_when_the_endpoint_needs_it() {
     let (no_user, identity, with_user) = rules();
     let devices = aws(&[&identity], &[&no_user, &with_user])
         .mfa_devices()
-        .unwrap();
+        .unwrap()
+        .usable;
     assert_eq!(devices.len(), 1);
     assert_eq!(with_user.num_calls(), 1);
     // With two endpoints, GetCallerIdentity goes out with the first listing
@@ -498,7 +501,7 @@ fn devices_with_user_name_from_caller_identity_when_the_endpoint_needs_it() {
     let (no_user, identity, with_user) = rules();
     let mut both = aws(&[&identity], &[&no_user, &with_user]);
     both.one_endpoint = false;
-    assert_eq!(both.mfa_devices().unwrap().len(), 1);
+    assert_eq!(both.mfa_devices().unwrap().usable.len(), 1);
     assert_eq!(identity.num_calls(), 1);
     assert_eq!(with_user.num_calls(), 1);
 }

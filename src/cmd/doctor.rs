@@ -206,16 +206,21 @@ fn checks(args: &DoctorArgs) -> Vec<Check> {
     checks.push(key_age(&plan));
     checks.push(match aws.mfa_devices() {
         Err(err) => Check::failed("MFA devices", &err),
-        Ok(devices) if devices.is_empty() => Check::new(
+        Ok(devices) if devices.usable.is_empty() => Check::new(
             "MFA devices",
             Mark::Fail,
-            "the user has no MFA device that works from the command line",
+            if devices.security_keys > 0 {
+                crate::obtain::ONLY_SECURITY_KEYS
+            } else {
+                "the user has no MFA device that works from the command line"
+            },
         )
         .hint(format!(
             "enroll one from the terminal: mfa-session enroll {}",
             chain.root.name
         )),
         Ok(devices) => {
+            let devices = devices.usable;
             let serials: Vec<&str> = devices.iter().map(|d| d.serial.as_str()).collect();
             match plan.mfa.serial() {
                 Some(serial) if !serials.contains(&serial.as_str()) => Check::new(

@@ -520,3 +520,50 @@ fn help_and_usage_errors_say_only_what_is_there() {
     assert!(!top.contains("README"), "{top}");
     assert!(top.contains("man mfa-session"), "{top}");
 }
+
+/// The workplace issue, item 5: a user whose only MFA device is a security
+/// key is told that GetSessionToken cannot use it and what works instead,
+/// with no request that spends anything; doctor says the same.
+#[test]
+fn a_user_with_only_a_security_key_is_told_what_works() {
+    let endpoint = FakeEndpoint::start(|request, _| {
+        match request.action() {
+        "GetCallerIdentity" => Reply::Answer(
+            200,
+            "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><GetCallerIdentityResult>\
+             <Arn>arn:aws:iam::123456789012:user/alice</Arn><UserId>AIDAEXAMPLE</UserId><Account>123456789012</Account>\
+             </GetCallerIdentityResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></GetCallerIdentityResponse>"
+                .to_owned(),
+        ),
+        "ListMFADevices" => Reply::Answer(
+            200,
+            "<ListMFADevicesResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><ListMFADevicesResult>\
+             <IsTruncated>false</IsTruncated><MFADevices><member><UserName>alice</UserName>\
+             <SerialNumber>arn:aws:iam::123456789012:u2f/user/alice/yubikey-ABCDEFGHIJKLMNOPQRSTUVWXYZ</SerialNumber>\
+             <EnableDate>2024-01-01T00:00:00Z</EnableDate></member></MFADevices></ListMFADevicesResult>\
+             <ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></ListMFADevicesResponse>"
+                .to_owned(),
+        ),
+        _ => Reply::Answer(500, String::new()),
+    }
+    });
+    let sandbox = fake_sandbox(&endpoint.url);
+    sandbox
+        .run(&["123456", "work"])
+        .failure(1)
+        .stderr_has("has only FIDO security keys or passkeys as MFA devices, and GetSessionToken cannot use them")
+        .stderr_has("hint: sign in with the browser instead: aws login --profile work; or add a virtual MFA device: mfa-session enroll work")
+        .keeps_secret(&FAKE_SECRETS);
+    let doctor = sandbox.run(&["doctor", "work"]);
+    assert!(
+        doctor
+            .stdout
+            .contains("FIDO security keys or passkeys, which GetSessionToken cannot use"),
+        "{doctor:#?}"
+    );
+    let requests = endpoint.requests.lock().unwrap();
+    assert!(
+        requests.iter().all(|r| r.action() != "GetSessionToken"),
+        "{requests:#?}"
+    );
+}
