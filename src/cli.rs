@@ -298,8 +298,12 @@ impl ExecArgs {
             } else {
                 profile
             };
-            return Err(crate::error::Failure::usage("exec needs a command to run")
-                .hint(format!("mfa-session exec {before} -- COMMAND [ARGS]...")));
+            let server = if self.server { "--server " } else { "" };
+            return Err(
+                crate::error::Failure::usage("exec needs a command to run").hint(format!(
+                    "mfa-session exec {server}{before} -- COMMAND [ARGS]..."
+                )),
+            );
         }
         let command = words.split_off(take);
         let positionals = words

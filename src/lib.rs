@@ -11,6 +11,7 @@ pub(crate) mod aws;
 pub(crate) mod cache;
 pub(crate) mod chain;
 pub mod cli;
+pub(crate) mod cli_cache;
 pub mod cmd;
 pub(crate) mod code_command;
 pub(crate) mod config_file;

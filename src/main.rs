@@ -107,8 +107,15 @@ fn usage_error(err: &clap::Error) -> (String, String) {
             message.push(line.strip_prefix("error: ").unwrap_or(line));
         }
     }
-    // clap's lines are sentences of their own ("... found", "tip: ...").
-    let line = message.join("; ");
+    // clap's lines are sentences of their own ("... found", "tip: ..."),
+    // but a line that ends with a colon introduces the next.
+    let mut line = String::new();
+    for part in message {
+        if !line.is_empty() {
+            line.push_str(if line.ends_with(':') { " " } else { "; " });
+        }
+        line.push_str(part);
+    }
     let hint = match usage {
         Some(usage) => format!("usage: {usage} (see --help)"),
         None => "see mfa-session --help".to_owned(),

@@ -214,7 +214,11 @@ fn check_qr_target(path: &std::path::Path) -> Result<()> {
 /// alternate screen, which goes with them.
 fn clear_secret(args: &EnrollArgs) {
     if args.qr_png.is_none() && crate::prompt::show(LEAVE_ALTERNATE_SCREEN).is_ok() {
-        crate::say("the secret and the QR code were removed from the screen (and its scrollback)");
+        crate::say(if args.no_qr {
+            "the secret was removed from the screen (and its scrollback)"
+        } else {
+            "the secret and the QR code were removed from the screen (and its scrollback)"
+        });
     }
 }
 

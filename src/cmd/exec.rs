@@ -33,7 +33,7 @@ pub fn run(args: &ExecArgs) -> Result<String> {
         match (args.command.is_empty(), positionals.last()) {
             (true, Some(profile)) if e.kind() == std::io::ErrorKind::NotFound => {
                 failure.hint(format!(
-                    "'{profile}' was read as the profile; if it is the command, put -- before it: mfa-session exec -- {profile} ..."
+                    "'{profile}' was read as the profile; if it is the command, name the profile first: mfa-session exec PROFILE -- {profile} ..."
                 ))
             }
             _ => failure,

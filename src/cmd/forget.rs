@@ -46,6 +46,13 @@ pub fn run(args: &ForgetArgs) -> Result<String> {
         }
     }
     let removed = cache.forget(profile)?;
+    let shared = crate::cli_cache::forget(profile);
+    if shared > 0 {
+        crate::say(&format!(
+            "removed {shared} role session{} from the AWS CLI's cache",
+            if shared == 1 { "" } else { "s" }
+        ));
+    }
     if args.all {
         // What killed runs left: temporary copies beside the files they
         // were writing (the cache, the profile files, written sections),

@@ -65,5 +65,22 @@ pub fn mistyped_command(err: anyhow::Error, words: &[String]) -> anyhow::Error {
 
 /// The session a request asks for: planned, then obtained.
 fn obtain(request: Request) -> Result<Obtained> {
-    crate::obtain::obtain(crate::plan::build(request)?)
+    let plan = crate::plan::build(request)?;
+    // A role profile's session goes to the AWS CLI's cache too, unless the
+    // user keeps sessions out of caches (--no-cache).
+    let shared = plan
+        .roles
+        .last()
+        .filter(|_| plan.cache.enabled())
+        .map(|step| step.hop.clone());
+    let obtained = crate::obtain::obtain(plan)?;
+    if let (Some(hop), Some(role)) = (shared, &obtained.role) {
+        crate::cli_cache::share(
+            &hop,
+            &role.root_profile,
+            &obtained.session,
+            &role.assumed_role_arn,
+        );
+    }
+    Ok(obtained)
 }

@@ -220,8 +220,12 @@ pub fn run(args: &RotateArgs) -> Result<String> {
         .into());
     }
     // Sessions made with the old key are of no use to keep.
-    if let Ok(cache) = SessionCache::locate() {
-        let _ = cache.forget(Some(&root));
+    if let Ok(cache) = SessionCache::locate()
+        && cache.forget(Some(&root)).is_ok_and(|n| n > 0)
+    {
+        crate::say(&format!(
+            "forgot the cached sessions of profile '{root}' (made with the old key): the next session asks for a code"
+        ));
     }
     crate::say(&format!(
         "deleted the old key {old_id}: profile '{root}' now uses {new_id}"

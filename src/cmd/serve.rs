@@ -139,7 +139,7 @@ pub fn run(args: &ServeArgs) -> Result<String> {
     if !args.session.quiet {
         announce(&obtained);
         crate::say(&format!(
-            "serving profile '{}' at {} until interrupted; set the two variables above where it is needed",
+            "serving profile '{}' at {} until interrupted; set the variables printed on stdout where they are needed",
             obtained.profile, endpoint.url
         ));
     }

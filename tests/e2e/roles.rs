@@ -408,3 +408,76 @@ fn write_profile_and_status_for_a_role() {
         human.stdout
     );
 }
+
+/// The workplace issue, item 3: after `mfa-session CODE prod` for a role
+/// profile with `mfa_serial`, the AWS CLI uses the same role session from
+/// its own cache with no prompt (its stdin is closed: a prompt would fail),
+/// and `forget` takes it out again.
+#[test]
+fn the_aws_cli_shares_the_role_session() {
+    let moto = need!(moto());
+    let aws = need!(aws_cli());
+    let user = moto.user(1);
+    let ops = moto.role("ops");
+    let sandbox = Sandbox::with_user(moto, &user, "identity");
+    sandbox.write(
+        ".aws/config",
+        &format!(
+            "[profile identity]\n[profile prod]\nrole_arn = {ops}\nsource_profile = identity\nmfa_serial = {}\n",
+            user.serials[0]
+        ),
+    );
+    let cli = |args: &[&str]| {
+        aws_cli_command(&aws, &sandbox, &[])
+            .args(["--profile", "prod"])
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let assumed = || {
+        moto.requests()
+            .iter()
+            .filter(|r| r.action() == "AssumeRole" && r.params.get("RoleArn") == Some(&ops))
+            .count()
+    };
+    // Before: the AWS CLI would need a code, and has no terminal to ask.
+    let before = cli(&["sts", "get-caller-identity"]);
+    assert!(!before.status.success(), "the CLI asked for no code?");
+    assert_eq!(assumed(), 0);
+
+    sandbox.run(&["864209", "prod"]).success();
+    assert_eq!(assumed(), 1);
+    let identity = cli(&[
+        "sts",
+        "get-caller-identity",
+        "--query",
+        "Arn",
+        "--output",
+        "text",
+    ]);
+    assert!(
+        identity.status.success(),
+        "{}",
+        String::from_utf8_lossy(&identity.stderr)
+    );
+    let arn = String::from_utf8_lossy(&identity.stdout);
+    assert!(arn.contains(":assumed-role/"), "{arn}");
+    assert_eq!(assumed(), 1, "the AWS CLI assumed no role of its own");
+    let cached: Vec<_> = std::fs::read_dir(sandbox.path(".aws/cli/cache"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(cached.len(), 1, "{cached:?}");
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&cached[0]).unwrap().permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
+
+    sandbox
+        .run(&["forget", "prod"])
+        .success()
+        .stderr_has("removed 1 role session from the AWS CLI's cache");
+    assert!(!cached[0].exists());
+    assert!(!cli(&["sts", "get-caller-identity"]).status.success());
+}

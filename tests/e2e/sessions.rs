@@ -586,7 +586,7 @@ fn exec_takes_the_command_without_dashes() {
     sandbox
         .run(&["exec", "aws", "s3", "ls"])
         .failure(127)
-        .stderr_has("'aws' was read as the profile; if it is the command, put -- before it");
+        .stderr_has("'aws' was read as the profile; if it is the command, name the profile first: mfa-session exec PROFILE -- aws");
     sandbox
         .run(&["exec", "work"])
         .failure(2)
