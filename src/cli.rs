@@ -114,7 +114,7 @@ pub struct LoginArgs {
 pub struct EnrollArgs {
     /// The profile with the IAM user's long-term key [default:
     /// $AWS_DEFAULT_PROFILE or $AWS_PROFILE, else "default"]
-    #[arg(value_name = "PROFILE")]
+    #[arg(value_name = "PROFILE", add = clap_complete::engine::ArgValueCompleter::new(crate::cmd::completions::profiles))]
     pub profile: Option<String>,
 
     /// The device's name [default: the user name, which older versions of
@@ -141,7 +141,7 @@ pub struct EnrollArgs {
 pub struct DoctorArgs {
     /// The profile to check [default: $AWS_DEFAULT_PROFILE or $AWS_PROFILE,
     /// else "default"]
-    #[arg(value_name = "PROFILE")]
+    #[arg(value_name = "PROFILE", add = clap_complete::engine::ArgValueCompleter::new(crate::cmd::completions::profiles))]
     pub profile: Option<String>,
 
     /// Print JSON, for tools
@@ -189,7 +189,7 @@ pub struct CompletionsArgs {
 pub struct StatusArgs {
     /// Only this profile: where its key, region, endpoints, device and
     /// duration come from (file:line), and its cached sessions
-    #[arg(value_name = "PROFILE")]
+    #[arg(value_name = "PROFILE", add = clap_complete::engine::ArgValueCompleter::new(crate::cmd::completions::profiles))]
     pub profile: Option<String>,
 
     /// Print JSON, for scripts and prompts
@@ -217,11 +217,11 @@ pub struct CredentialProcessArgs {
 #[derive(Debug, Args)]
 pub struct CodeAndProfile {
     /// The 6-digit MFA code, if one is needed; asked for when left out
-    #[arg(value_name = "CODE")]
+    #[arg(value_name = "CODE", add = clap_complete::engine::ArgValueCompleter::new(crate::cmd::completions::profiles))]
     pub first: Option<String>,
 
     /// The profile: an IAM user's long-term key, or a role profile
-    #[arg(value_name = "PROFILE")]
+    #[arg(value_name = "PROFILE", add = clap_complete::engine::ArgValueCompleter::new(crate::cmd::completions::profiles))]
     pub second: Option<String>,
 }
 
@@ -331,7 +331,7 @@ pub enum KeysAction {
     Import {
         /// The profile with the IAM user's long-term key [default:
         /// $AWS_DEFAULT_PROFILE or $AWS_PROFILE, else "default"]
-        #[arg(value_name = "PROFILE")]
+        #[arg(value_name = "PROFILE", add = clap_complete::engine::ArgValueCompleter::new(crate::cmd::completions::profiles))]
         profile: Option<String>,
     },
     /// Move the key pair from the keyring back into the credentials file and
@@ -339,7 +339,7 @@ pub enum KeysAction {
     Export {
         /// The profile whose key is in the keyring [default:
         /// $AWS_DEFAULT_PROFILE or $AWS_PROFILE, else "default"]
-        #[arg(value_name = "PROFILE")]
+        #[arg(value_name = "PROFILE", add = clap_complete::engine::ArgValueCompleter::new(crate::cmd::completions::profiles))]
         profile: Option<String>,
     },
 }
@@ -384,7 +384,7 @@ pub struct ServeArgs {
 #[command(group = clap::ArgGroup::new("what").required(true).args(["profile", "all"]))]
 pub struct ForgetArgs {
     /// The profile whose sessions and device to forget
-    #[arg(value_name = "PROFILE")]
+    #[arg(value_name = "PROFILE", add = clap_complete::engine::ArgValueCompleter::new(crate::cmd::completions::profiles))]
     pub profile: Option<String>,
 
     /// Forget every cached session and device
@@ -401,7 +401,7 @@ pub struct SessionArgs {
 
     /// The profile [default: $AWS_DEFAULT_PROFILE or $AWS_PROFILE, else
     /// "default"]
-    #[arg(short, long, value_name = "NAME")]
+    #[arg(short, long, value_name = "NAME", add = clap_complete::engine::ArgValueCompleter::new(crate::cmd::completions::profiles))]
     pub profile: Option<String>,
 
     /// How long the session lasts: seconds, or 90m, 12h, 36h (15m to 36h;
@@ -471,13 +471,13 @@ pub struct SessionArgs {
 #[derive(Debug, Args)]
 pub struct GetArgs {
     /// The 6-digit MFA code; asked for on the terminal when left out
-    #[arg(value_name = "CODE")]
+    #[arg(value_name = "CODE", add = clap_complete::engine::ArgValueCompleter::new(crate::cmd::completions::profiles))]
     pub first: Option<String>,
 
     /// The profile: one with an IAM user's long-term key, or a role profile
     /// (role_arn + source_profile) [default: $AWS_DEFAULT_PROFILE or
     /// $AWS_PROFILE, else "default"]
-    #[arg(value_name = "PROFILE")]
+    #[arg(value_name = "PROFILE", add = clap_complete::engine::ArgValueCompleter::new(crate::cmd::completions::profiles))]
     pub second: Option<String>,
 
     /// More positionals than CODE and PROFILE, caught here so that the error

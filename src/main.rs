@@ -16,6 +16,11 @@ use mfa_session::{cmd, say};
 fn main() -> ExitCode {
     // Before any thread starts: every thread inherits the blocked signals.
     mfa_session::signals::init();
+    // TAB in a shell whose completion script calls back: answered here,
+    // and the process ends (nothing else runs, nothing else is printed).
+    clap_complete::CompleteEnv::with_factory(<Cli as clap::CommandFactory>::command)
+        .var(cmd::completions::VAR)
+        .complete();
     mfa_session::hardening::no_core_dumps();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,

@@ -603,6 +603,23 @@ impl ProfileSet {
         })
     }
 
+    /// The names of every profile the files define, sorted, once each.
+    pub fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = [self.config.as_ref(), self.credentials.as_ref()]
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p.document().ok())
+            .flat_map(|d| d.sections)
+            .filter_map(|s| match s.header {
+                Header::Profile { name, .. } => Some(name),
+                _ => None,
+            })
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
+
     /// The profile `name`, merged from both files.
     pub fn profile(&self, name: &str) -> Result<Profile> {
         profile_from(

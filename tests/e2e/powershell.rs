@@ -212,3 +212,15 @@ fn a_session_clear_and_the_init_function_parse() {
         assert_clean(&text, &tree);
     }
 }
+
+/// The workplace issue, item 4: the PowerShell completion script (for
+/// mfa-session and the `mfa` function) parses cleanly.
+#[test]
+fn the_completion_script_parses() {
+    let sandbox = Sandbox::new(None);
+    let text = output(&["completions", "powershell"], &sandbox);
+    assert!(text.contains("Register-ArgumentCompleter"), "{text}");
+    assert!(text.contains("MFA_SESSION_COMPLETE"), "{text}");
+    let tree = parse(&text);
+    assert_clean(&text, &tree);
+}

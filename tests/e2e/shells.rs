@@ -628,3 +628,87 @@ fn the_prompt_snippets_show_the_profile_and_time_left() {
         String::from_utf8_lossy(&shown.stdout)
     );
 }
+
+/// The workplace issue, item 4: TAB completes profile names from the
+/// profile files this tool reads, where a profile goes (after a code, after
+/// --profile, for exec and forget), for mfa-session and the `mfa` function,
+/// in bash and fish; zsh's script is valid and its answers name them too.
+#[test]
+fn tab_completes_profile_names() {
+    let mut sandbox = Sandbox::new(None);
+    sandbox.write(
+        ".aws/credentials",
+        "[work]\naws_access_key_id = AKIAWORK\naws_secret_access_key = x\n[personal]\naws_access_key_id = AKIAPERS\naws_secret_access_key = y\n",
+    );
+    sandbox.write(
+        ".aws/config",
+        "[profile prod]\nrole_arn = arn:aws:iam::123456789012:role/ops\nsource_profile = work\n",
+    );
+    // Files elsewhere: completion reads the same ones a run would.
+    let elsewhere = sandbox.path("other/config");
+    std::fs::create_dir_all(elsewhere.parent().unwrap()).unwrap();
+    std::fs::write(&elsewhere, "[profile staging]\n").unwrap();
+    let bash = "source <(mfa-session completions bash)\n\
+        ask() { local name=$1; shift; COMP_WORDS=(\"$name\" \"$@\"); COMP_CWORD=$(( ${#COMP_WORDS[@]} - 1 )); \
+        COMPREPLY=(); \"$(complete -p \"$name\" | sed -E 's/.* -F ([^ ]+) .*/\\1/')\" \"$name\" \"${COMP_WORDS[COMP_CWORD]}\" \"${COMP_WORDS[COMP_CWORD-1]}\"; \
+        printf '%s\\n' \"${COMPREPLY[@]}\" | grep -v -- '^-' | sort | tr '\\n' ' '; echo; }\n\
+        ask mfa-session 123456 ''\n\
+        ask mfa-session --profile p\n\
+        ask mfa-session exec w\n\
+        ask mfa-session forget ''\n\
+        ask mfa 123456 pe\n\
+        ask mfa-session 12345";
+    let output = sandbox
+        .shell_command(&["bash", "-c", bash])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    let lines: Vec<&str> = text.lines().map(str::trim_end).collect();
+    let after_code: Vec<&str> = lines[0].split(' ').collect();
+    for name in ["personal", "prod", "work"] {
+        assert!(after_code.contains(&name), "{text}");
+    }
+    assert_eq!(lines[1], "personal prod", "{text}");
+    assert_eq!(lines[2], "work", "{text}");
+    assert!(lines[3].starts_with("personal prod work"), "{text}");
+    assert_eq!(lines[4], "personal", "{text}");
+    assert_eq!(lines[5], "", "a code being typed gets no profile: {text}");
+
+    sandbox.set("AWS_CONFIG_FILE", elsewhere.to_str().unwrap());
+    if let Some(fish) = tool("fish") {
+        let script = "mfa-session completions fish | source\n\
+                      complete -C 'mfa-session forget ' | string match -v -- '-*' | string split -f1 \\t\n\
+                      echo SPLIT\n\
+                      complete -C 'mfa 123456 st' | string split -f1 \\t";
+        let output = sandbox
+            .shell_command(&[fish.to_str().unwrap(), "--no-config", "-c", script])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&output.stdout);
+        let (forget, mfa) = text.split_once("SPLIT\n").unwrap();
+        assert!(
+            forget.contains("staging") && forget.contains("work"),
+            "{text}"
+        );
+        assert!(
+            !forget.contains("prod"),
+            "that config file is not read now: {text}"
+        );
+        assert!(mfa.lines().any(|l| l == "staging"), "{text}");
+    }
+    if let Some(zsh) = tool("zsh") {
+        let script = sandbox.run(&["completions", "zsh"]).stdout;
+        let path = sandbox.path("_mfa-session");
+        std::fs::write(&path, &script).unwrap();
+        let check = Command::new(zsh).args(["-n"]).arg(&path).output().unwrap();
+        assert!(
+            check.status.success(),
+            "{}",
+            String::from_utf8_lossy(&check.stderr)
+        );
+        assert!(
+            script.contains("MFA_SESSION_COMPLETE") && script.contains("compdef"),
+            "{script}"
+        );
+    }
+}
