@@ -217,7 +217,7 @@ mod tests {
 #   Invoke-Expression (& mfa-session init powershell | Out-String)
 # Then: mfa 123456 PROFILE, mfa PROFILE (asks for the code), mfa --clear
 function mfa {
-    $passthrough = @('init', 'completions', 'status', 'credential-process', 'exec', 'rotate', 'keys', 'serve', 'forget', 'policy', 'doctor', 'enroll', 'help')
+    $passthrough = @('init', 'completions', 'login', 'status', 'credential-process', 'exec', 'rotate', 'keys', 'serve', 'forget', 'policy', 'doctor', 'enroll', 'help')
     if ($args.Count -gt 0 -and $passthrough -contains $args[0]) {
         & mfa-session @args
         return
@@ -243,7 +243,7 @@ function mfa {
             "CRLF throughout"
         );
         assert!(text.contains(
-            "for %%A in (init completions status credential-process exec rotate keys serve forget policy doctor enroll help -h --help -V --version) do if /i \"%~1\"==\"%%A\" goto mfa_session_passthrough\r\n"
+            "for %%A in (init completions login status credential-process exec rotate keys serve forget policy doctor enroll help -h --help -V --version) do if /i \"%~1\"==\"%%A\" goto mfa_session_passthrough\r\n"
         ));
         assert!(text.contains(
             "for /f \"tokens=1,*\" %%A in ('mfa-session --wrapped --shell cmd %*') do if \"%%A\"==\"@set\" set %%B\r\n"
@@ -258,7 +258,7 @@ function mfa {
         assert!(text.contains("aws_mfa() {\n"));
         assert!(text.contains("command mfa-session --wrapped --shell zsh \"$@\""));
         assert!(
-            text.contains("        init|completions|status|credential-process|exec|rotate|keys|serve|forget|policy|doctor|enroll|help) command mfa-session \"$@\"; return ;;\n")
+            text.contains("        init|completions|login|status|credential-process|exec|rotate|keys|serve|forget|policy|doctor|enroll|help) command mfa-session \"$@\"; return ;;\n")
         );
         assert!(text.contains("~/.zshrc"));
     }
