@@ -510,6 +510,11 @@ pub struct GetArgs {
     #[arg(long, hide = true)]
     pub wrapped: bool,
 
+    /// Set by the `init` functions' prompt hook: renew the session with no
+    /// code (--prompt none), when less than MFA_SESSION_RENEW_BEFORE is left
+    #[arg(long, hide = true, requires = "wrapped")]
+    pub renew: bool,
+
     /// Print the session even when stdout is a terminal (where it would only
     /// show the secret key on screen)
     #[arg(long)]

@@ -33,6 +33,7 @@ pub(crate) mod plan;
 pub(crate) mod profile;
 pub(crate) mod program;
 pub(crate) mod prompt;
+pub(crate) mod renewal;
 pub(crate) mod request;
 pub(crate) mod secret_file;
 pub(crate) mod server;

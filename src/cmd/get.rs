@@ -30,12 +30,28 @@ pub fn run(args: &GetArgs) -> Result<String> {
         script
     };
     if args.clear {
-        return marked(session::clear_script_after(&session::Before::from_env())).render(shell);
+        let mut script = session::clear_script_after(&session::Before::from_env());
+        if args.wrapped {
+            crate::renewal::forget(&mut script);
+        }
+        return marked(script).render(shell);
     }
     let mut positionals = super::positionals(&args.first, &args.second);
     positionals.extend(args.extra.iter().cloned());
     let typo = |err: anyhow::Error| super::mistyped_command(err, &positionals);
-    let request = Request::read(&positionals, &args.session).map_err(typo)?;
+    let renewal = crate::renewal::Renewal::from_env()?;
+    let mut session_args = args.session.clone();
+    if args.renew {
+        // From a prompt hook: never a code, and a session with less than
+        // the threshold left is renewed.
+        session_args.prompt = Some(crate::dialog::PromptMode::None);
+        if session_args.min_remaining.is_none()
+            && let Some(window) = renewal.window()
+        {
+            session_args.min_remaining = Some(format!("{}s", window.as_secs()));
+        }
+    }
+    let request = Request::read(&positionals, &session_args).map_err(typo)?;
     if let Some(section) = &args.write_profile {
         // Checked before the first request: a refusal costs no code.
         crate::credentials_file::check_target(section, &request.profile)?;
@@ -125,7 +141,11 @@ pub fn run(args: &GetArgs) -> Result<String> {
         .into());
     }
     // Rendered before anything is said: cmd may refuse a value.
-    let output = marked(obtained.session.script(&obtained.surroundings)).render(shell)?;
+    let mut script = obtained.session.script(&obtained.surroundings);
+    if args.wrapped {
+        renewal.record(&obtained, &mut script);
+    }
+    let output = marked(script).render(shell)?;
     if !args.session.quiet {
         announce(&obtained);
     }

@@ -14,6 +14,13 @@
 //!    `local`, so its helper variable is unset before it returns.
 //! 4. mfa-session is found through PATH (`command mfa-session`), so the
 //!    function keeps working when the binary is reinstalled elsewhere.
+//! 5. bash, zsh, fish and PowerShell get a prompt hook that renews a role
+//!    session before it ends, from the cached MFA session and with no code,
+//!    and says once when the MFA session itself is about to end (see
+//!    [`crate::renewal`]). It compares the time in the shell (fish has no
+//!    clock of its own: `date` then, only while a session is there), starts
+//!    mfa-session only when something is due, keeps `$?`, and after a
+//!    renewal that failed tries no more until the function runs again.
 
 use anyhow::Result;
 use clap::CommandFactory;
@@ -77,7 +84,15 @@ pub fn wrapper(shell: Shell, name: &str) -> String {
         Shell::Zsh => "~/.zshrc",
         _ => "your shell's startup file",
     };
+    let hook = match shell {
+        Shell::Bash => BASH_HOOK,
+        Shell::Zsh => ZSH_HOOK,
+        Shell::Fish => FISH_HOOK,
+        Shell::Powershell => POWERSHELL_HOOK,
+        Shell::Sh | Shell::Cmd => "",
+    };
     template
+        .replace("{HOOK}", hook)
         .replace("{NAME}", name)
         .replace("{SHELL}", shell_value(shell))
         .replace("{WORDS}", &words)
@@ -112,9 +127,61 @@ const POSIX: &str = r#"# mfa-session shell integration ({SHELL}). Add this line 
     }
     eval "$__mfa_session_out"
     set -- "$?"
-    unset __mfa_session_out
+    unset __mfa_session_out __mfa_session_stop __mfa_session_warned
     return "$1"
 }
+{HOOK}"#;
+
+/// bash: run before each prompt through PROMPT_COMMAND; `EPOCHSECONDS`
+/// (bash 5) or printf's own clock (bash 4.2) read the time in the shell.
+const BASH_HOOK: &str = r#"__mfa_session_hook() {
+    local kept=$? now out
+    if [ -n "${MFA_SESSION_ENDS-}" ] && [ -z "${__mfa_session_stop-}" ]; then
+        if [ -n "${EPOCHSECONDS-}" ]; then now=$EPOCHSECONDS; else printf -v now '%(%s)T' -1; fi
+        if (( MFA_SESSION_ENDS < MFA_SESSION_MFA_ENDS && now + MFA_SESSION_RENEW_WINDOW >= MFA_SESSION_ENDS && now < MFA_SESSION_MFA_ENDS )); then
+            if out=$(command mfa-session --wrapped --renew --shell bash "$MFA_SESSION_PROFILE"); then
+                eval "$out"
+            else
+                __mfa_session_stop=1
+            fi
+        fi
+        if (( now + MFA_SESSION_RENEW_WINDOW >= MFA_SESSION_MFA_ENDS )) && [ -z "${__mfa_session_warned-}" ]; then
+            __mfa_session_warned=1
+            printf 'mfa-session: the MFA session of profile %s ends in %dm; renew it with a code: {NAME} CODE %s
+'                 "$MFA_SESSION_PROFILE" $(( (MFA_SESSION_MFA_ENDS - now) / 60 )) "$MFA_SESSION_PROFILE" >&2
+        fi
+    fi
+    return $kept
+}
+case ";${PROMPT_COMMAND-};" in
+    *";__mfa_session_hook;"*) ;;
+    *) PROMPT_COMMAND="__mfa_session_hook${PROMPT_COMMAND:+;$PROMPT_COMMAND}" ;;
+esac
+"#;
+
+/// zsh: a precmd hook; `EPOCHSECONDS` from the zsh/datetime module.
+const ZSH_HOOK: &str = r#"zmodload zsh/datetime 2>/dev/null
+__mfa_session_hook() {
+    local kept=$? now out
+    if [[ -n "${MFA_SESSION_ENDS-}" && -z "${__mfa_session_stop-}" ]]; then
+        now=$EPOCHSECONDS
+        if (( MFA_SESSION_ENDS < MFA_SESSION_MFA_ENDS && now + MFA_SESSION_RENEW_WINDOW >= MFA_SESSION_ENDS && now < MFA_SESSION_MFA_ENDS )); then
+            if out=$(command mfa-session --wrapped --renew --shell zsh "$MFA_SESSION_PROFILE"); then
+                eval "$out"
+            else
+                __mfa_session_stop=1
+            fi
+        fi
+        if (( now + MFA_SESSION_RENEW_WINDOW >= MFA_SESSION_MFA_ENDS )) && [[ -z "${__mfa_session_warned-}" ]]; then
+            __mfa_session_warned=1
+            printf 'mfa-session: the MFA session of profile %s ends in %dm; renew it with a code: {NAME} CODE %s
+'                 "$MFA_SESSION_PROFILE" $(( (MFA_SESSION_MFA_ENDS - now) / 60 )) "$MFA_SESSION_PROFILE" >&2
+        fi
+    fi
+    return $kept
+}
+autoload -Uz add-zsh-hook
+add-zsh-hook precmd __mfa_session_hook
 "#;
 
 /// fish: the output is collected whole (`string collect`) and sourced only on
@@ -134,7 +201,30 @@ function {NAME} --description 'Put an AWS MFA session into this shell (mfa-sessi
         return $__mfa_session_status
     end
     printf '%s\n' $__mfa_session_out | source
-    return $status
+    set -l __mfa_session_sourced $status
+    set -e -g __mfa_session_stop __mfa_session_warned
+    return $__mfa_session_sourced
+end
+{HOOK}"#;
+
+/// fish: a handler of the fish_prompt event.
+const FISH_HOOK: &str = r#"function __mfa_session_hook --on-event fish_prompt
+    set -q MFA_SESSION_ENDS; or return
+    set -q __mfa_session_stop; and return
+    set -l now (date +%s)
+    if test $MFA_SESSION_ENDS -lt $MFA_SESSION_MFA_ENDS; and test (math $now + $MFA_SESSION_RENEW_WINDOW) -ge $MFA_SESSION_ENDS; and test $now -lt $MFA_SESSION_MFA_ENDS
+        set -l out (command mfa-session --wrapped --renew --shell fish $MFA_SESSION_PROFILE | string collect)
+        if test $pipestatus[1] -eq 0
+            printf '%s\n' $out | source
+        else
+            set -g __mfa_session_stop 1
+        end
+    end
+    if test (math $now + $MFA_SESSION_RENEW_WINDOW) -ge $MFA_SESSION_MFA_ENDS; and not set -q __mfa_session_warned
+        set -g __mfa_session_warned 1
+        printf 'mfa-session: the MFA session of profile %s ends in %dm; renew it with a code: {NAME} CODE %s\n' \
+            $MFA_SESSION_PROFILE (math --scale=0 "($MFA_SESSION_MFA_ENDS - $now) / 60") $MFA_SESSION_PROFILE >&2
+    end
 end
 "#;
 
@@ -154,8 +244,35 @@ function {NAME} {
     $mfaSessionStatus = $LASTEXITCODE
     if ($mfaSessionStatus -eq 0 -and $mfaSessionOutput) {
         Invoke-Expression $mfaSessionOutput
+        $global:__mfaSessionStop = $false
+        $global:__mfaSessionWarned = $false
     }
     $global:LASTEXITCODE = $mfaSessionStatus
+}
+{HOOK}"#;
+
+/// PowerShell: the prompt function wrapped once; `$LASTEXITCODE` kept.
+const POWERSHELL_HOOK: &str = r#"function global:__MfaSessionHook {
+    if (-not $Env:MFA_SESSION_ENDS -or $global:__mfaSessionStop) { return }
+    $kept = $global:LASTEXITCODE
+    $now = [DateTimeOffset]::UtcNow.ToUnixTimeSeconds()
+    $ends = [long]$Env:MFA_SESSION_ENDS
+    $mfaEnds = [long]$Env:MFA_SESSION_MFA_ENDS
+    $window = [long]$Env:MFA_SESSION_RENEW_WINDOW
+    if ($ends -lt $mfaEnds -and $now + $window -ge $ends -and $now -lt $mfaEnds) {
+        $renewed = & mfa-session --wrapped --renew --shell powershell $Env:MFA_SESSION_PROFILE | Out-String
+        if ($LASTEXITCODE -eq 0) { Invoke-Expression $renewed } else { $global:__mfaSessionStop = $true }
+    }
+    if ($now + $window -ge $mfaEnds -and -not $global:__mfaSessionWarned) {
+        $global:__mfaSessionWarned = $true
+        $left = [math]::Floor(($mfaEnds - $now) / 60)
+        [Console]::Error.WriteLine("mfa-session: the MFA session of profile $($Env:MFA_SESSION_PROFILE) ends in ${left}m; renew it with a code: {NAME} CODE $($Env:MFA_SESSION_PROFILE)")
+    }
+    $global:LASTEXITCODE = $kept
+}
+if (-not $global:__mfaSessionPrompt) {
+    $global:__mfaSessionPrompt = $function:prompt
+    function global:prompt { __MfaSessionHook; & $global:__mfaSessionPrompt }
 }
 "#;
 
@@ -226,8 +343,32 @@ function mfa {
     $mfaSessionStatus = $LASTEXITCODE
     if ($mfaSessionStatus -eq 0 -and $mfaSessionOutput) {
         Invoke-Expression $mfaSessionOutput
+        $global:__mfaSessionStop = $false
+        $global:__mfaSessionWarned = $false
     }
     $global:LASTEXITCODE = $mfaSessionStatus
+}
+function global:__MfaSessionHook {
+    if (-not $Env:MFA_SESSION_ENDS -or $global:__mfaSessionStop) { return }
+    $kept = $global:LASTEXITCODE
+    $now = [DateTimeOffset]::UtcNow.ToUnixTimeSeconds()
+    $ends = [long]$Env:MFA_SESSION_ENDS
+    $mfaEnds = [long]$Env:MFA_SESSION_MFA_ENDS
+    $window = [long]$Env:MFA_SESSION_RENEW_WINDOW
+    if ($ends -lt $mfaEnds -and $now + $window -ge $ends -and $now -lt $mfaEnds) {
+        $renewed = & mfa-session --wrapped --renew --shell powershell $Env:MFA_SESSION_PROFILE | Out-String
+        if ($LASTEXITCODE -eq 0) { Invoke-Expression $renewed } else { $global:__mfaSessionStop = $true }
+    }
+    if ($now + $window -ge $mfaEnds -and -not $global:__mfaSessionWarned) {
+        $global:__mfaSessionWarned = $true
+        $left = [math]::Floor(($mfaEnds - $now) / 60)
+        [Console]::Error.WriteLine("mfa-session: the MFA session of profile $($Env:MFA_SESSION_PROFILE) ends in ${left}m; renew it with a code: mfa CODE $($Env:MFA_SESSION_PROFILE)")
+    }
+    $global:LASTEXITCODE = $kept
+}
+if (-not $global:__mfaSessionPrompt) {
+    $global:__mfaSessionPrompt = $function:prompt
+    function global:prompt { __MfaSessionHook; & $global:__mfaSessionPrompt }
 }
 "#
         );

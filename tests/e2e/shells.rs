@@ -712,3 +712,191 @@ fn tab_completes_profile_names() {
         );
     }
 }
+
+/// A sandbox with a 900-second role `prod` on profile `identity`'s MFA
+/// session, and the renewal threshold set so that the role is due for
+/// renewal 5 seconds after it is assumed.
+fn renewal_sandbox(moto: &Moto) -> (User, Sandbox, String) {
+    let user = moto.user(1);
+    let ops = moto.role("ops");
+    let mut sandbox = Sandbox::with_user(moto, &user, "identity");
+    sandbox.write(
+        ".aws/config",
+        &format!(
+            "[profile identity]\nmfa_serial = {}\n[profile prod]\nrole_arn = {ops}\nsource_profile = identity\nduration_seconds = 900\n",
+            user.serials[0]
+        ),
+    );
+    sandbox.set("MFA_SESSION_RENEW_BEFORE", "895s");
+    (user, sandbox, ops)
+}
+
+fn count(moto: &Moto, action: &str, filter: impl Fn(&Request) -> bool) -> usize {
+    moto.requests()
+        .iter()
+        .filter(|r| r.action() == action && filter(r))
+        .count()
+}
+
+/// The workplace issue, item 1: in a real interactive bash (tmux), the
+/// `mfa` function's prompt hook renews a role session that is due, from the
+/// cached MFA session: the token changes, one more AssumeRole, no
+/// GetSessionToken, no code asked.
+#[test]
+fn the_prompt_hook_renews_a_role_session_in_bash() {
+    let moto = need!(moto());
+    need!(tool("tmux"));
+    let (user, sandbox, ops) = renewal_sandbox(moto);
+    let assumed = || {
+        count(moto, "AssumeRole", |r| {
+            r.params.get("RoleArn") == Some(&ops)
+        })
+    };
+    let sessions = || {
+        moto.requests_signed_by(&user.access_key_id)
+            .iter()
+            .filter(|r| r.action() == "GetSessionToken")
+            .count()
+    };
+    let bin_dir = std::path::Path::new(&*BIN).parent().unwrap().to_owned();
+    let mut line = String::from("env -i");
+    for (k, v) in &sandbox.env {
+        let v = if k == "PATH" {
+            format!("{}:{v}", bin_dir.display())
+        } else {
+            v.clone()
+        };
+        line.push_str(&format!(" {k}='{v}'"));
+    }
+    line.push_str(" PS1='$ ' bash --norc --noprofile -i");
+    let socket = unique("mfa-session-renew-");
+    let tmux = |args: &[&str]| {
+        let status = Command::new("tmux")
+            .args(["-L", &socket])
+            .args(args)
+            .env_remove("TMUX")
+            .status()
+            .unwrap();
+        assert!(status.success(), "tmux {args:?}");
+    };
+    tmux(&[
+        "-f",
+        "/dev/null",
+        "new-session",
+        "-d",
+        "-x",
+        "160",
+        "-y",
+        "40",
+        &line,
+    ]);
+    let dir = sandbox.dir.path().display().to_string();
+    let typed = |text: &str| tmux(&["send-keys", text, "Enter"]);
+    let wait_for = |file: &str| {
+        let path = sandbox.path(file);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !path.exists() {
+            assert!(std::time::Instant::now() < deadline, "{file} never written");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        std::fs::read_to_string(&path).unwrap()
+    };
+    typed("eval \"$(mfa-session init bash)\"");
+    typed("mfa 864209 prod");
+    typed(&format!("echo \"$AWS_SESSION_TOKEN\" > {dir}/t1"));
+    let first = wait_for("t1");
+    assert_eq!(assumed(), 1);
+    std::thread::sleep(std::time::Duration::from_secs(6));
+    typed("");
+    typed(&format!("echo \"$AWS_SESSION_TOKEN\" > {dir}/t2"));
+    let second = wait_for("t2");
+    let screen = Command::new("tmux")
+        .args(["-L", &socket, "capture-pane", "-p", "-S", "-"])
+        .output()
+        .unwrap();
+    tmux(&["kill-server"]);
+    let screen = String::from_utf8_lossy(&screen.stdout);
+    assert!(!first.trim().is_empty());
+    assert_ne!(first, second, "renewed:\n{screen}");
+    assert_eq!(assumed(), 2, "{screen}");
+    assert_eq!(sessions(), 1, "no new MFA session");
+    assert!(!screen.contains("MFA code for"), "no code asked:\n{screen}");
+}
+
+/// The same hook in zsh and fish (called as the prompt would call it), and
+/// registered where each shell runs it; the warning before the MFA session
+/// itself ends comes once, on stderr, and nothing is printed on stdout.
+#[test]
+fn the_prompt_hook_renews_in_zsh_and_fish_and_warns_once() {
+    let moto = need!(moto());
+    let (_user, sandbox, ops) = renewal_sandbox(moto);
+    let assumed = || {
+        count(moto, "AssumeRole", |r| {
+            r.params.get("RoleArn") == Some(&ops)
+        })
+    };
+    if let Some(zsh) = tool("zsh") {
+        let before = assumed();
+        let script = "source <(mfa-session init zsh)\n\
+                      print -r -- \"hooks: $precmd_functions\"\n\
+                      mfa 975310 prod || exit 3\n\
+                      first=$AWS_SESSION_TOKEN\n\
+                      sleep 6\n\
+                      __mfa_session_hook\n\
+                      [[ $first != $AWS_SESSION_TOKEN ]] && print renewed";
+        let output = sandbox
+            .shell_command(&[zsh.to_str().unwrap(), "--no-rcs", "-c", script])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&output.stdout);
+        assert!(text.contains("hooks: __mfa_session_hook"), "{text}");
+        assert!(
+            text.ends_with("renewed\n"),
+            "{text}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert_eq!(assumed(), before + 2);
+    }
+    if let Some(fish) = tool("fish") {
+        let before = assumed();
+        let script = "mfa-session init fish | source\n\
+                      functions -D __mfa_session_hook >/dev/null; and echo defined\n\
+                      mfa 246801 prod; or exit 3\n\
+                      set first $AWS_SESSION_TOKEN\n\
+                      sleep 6\n\
+                      emit fish_prompt\n\
+                      test \"$first\" != \"$AWS_SESSION_TOKEN\"; and echo renewed";
+        let output = sandbox
+            .shell_command(&[fish.to_str().unwrap(), "--no-config", "-c", script])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            text.ends_with("renewed\n"),
+            "{text}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        // `mfa` took the role session zsh's hook had just renewed (cached);
+        // the hook then renewed it once.
+        assert_eq!(assumed(), before + 1);
+    }
+    // A 15-minute MFA session: due for the warning 5 seconds in; said once.
+    let bash = "eval \"$(mfa-session init bash)\"\n\
+                mfa 135790 identity -d 15m 2>/dev/null || exit 3\n\
+                sleep 6\n\
+                __mfa_session_hook\n\
+                __mfa_session_hook\n\
+                echo done";
+    let output = sandbox
+        .shell_command(&["bash", "-c", bash])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "done\n");
+    assert_eq!(
+        stderr.matches("mfa-session: the MFA session of profile identity ends in 14m; renew it with a code: mfa CODE identity").count(),
+        1,
+        "{stderr}"
+    );
+}
