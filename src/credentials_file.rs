@@ -148,10 +148,8 @@ fn check_writable(target: &std::path::Path) -> Result<()> {
             _ => break,
         }
     }
-    if let Err(e) = tempfile::Builder::new()
-        .prefix(".mfa-session-probe-")
-        .tempfile_in(existing)
-    {
+    // Unnamed (O_TMPFILE on Linux): a run killed here leaves nothing.
+    if let Err(e) = tempfile::tempfile_in(existing) {
         return Err(fail(existing, &e));
     }
     match std::fs::OpenOptions::new().append(true).open(target) {

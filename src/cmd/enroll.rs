@@ -190,10 +190,8 @@ fn check_qr_target(path: &std::path::Path) -> Result<()> {
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(std::path::Path::new("."));
     let probe = if dir.is_dir() {
-        tempfile::Builder::new()
-            .prefix(".mfa-session-probe-")
-            .tempfile_in(dir)
-            .map(drop)
+        // Unnamed (O_TMPFILE on Linux): a run killed here leaves nothing.
+        tempfile::tempfile_in(dir).map(drop)
     } else {
         Err(std::io::Error::new(
             std::io::ErrorKind::NotFound,
