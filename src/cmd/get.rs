@@ -18,9 +18,12 @@ use crate::shell::Shell;
 /// The main command: shell code that sets (or with `--clear`, unsets) the
 /// session's variables.
 pub fn run(args: &GetArgs) -> Result<String> {
+    // Chosen only where shell code is printed: --write-profile prints none,
+    // and needs no --shell on Windows.
     let shell = match args.shell {
-        Some(shell) => shell,
-        None => Shell::default_for_platform()?,
+        Some(shell) if args.write_profile.is_none() => shell,
+        _ if args.write_profile.is_some() => Shell::Sh,
+        _ => Shell::default_for_platform()?,
     };
     // The cmd function cannot see the exit status: success is this line.
     let marked = |mut script: crate::shell::Script| {
