@@ -47,8 +47,10 @@ mod unix {
     #[derive(Clone, Copy)]
     enum Mode {
         Default,
-        /// SIGINT to this thread, where a prompt reads.
-        Prompt(libc::pthread_t),
+        /// SIGINT to this thread, where a prompt reads (its `pthread_t`,
+        /// kept as a number: it is a pointer on musl, which no static may
+        /// hold).
+        Prompt(usize),
         /// SIGTERM and SIGHUP to this process (0: not started yet).
         Forward(libc::pid_t),
     }
@@ -111,7 +113,7 @@ mod unix {
                 // SAFETY: the prompting thread is alive while it is
                 // registered (PromptGuard clears it before it ends).
                 unsafe {
-                    libc::pthread_kill(thread, libc::SIGINT);
+                    libc::pthread_kill(thread as libc::pthread_t, libc::SIGINT);
                 }
             }
             Mode::Forward(child) if child > 0 => {
@@ -183,7 +185,7 @@ mod unix {
             let me = unsafe {
                 let set = set_of(&[libc::SIGINT]);
                 libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
-                libc::pthread_self()
+                libc::pthread_self() as usize
             };
             let previous = MODE
                 .lock()
