@@ -1,7 +1,8 @@
 //! The documents that ship beside the binary, generated from the clap
 //! definitions so that they never drift from `--help`: the man page
 //! `mfa-session.1` and the completion scripts for bash, zsh, fish and
-//! PowerShell. `release/build` runs it:
+//! PowerShell (what `mfa-session completions SHELL` prints, by the same
+//! function). `release/build` runs it:
 //!
 //! ```sh
 //! cargo run --locked --example release_docs -- OUT_DIR DATE
@@ -28,7 +29,8 @@ use clap::CommandFactory;
 use clap_complete::Shell;
 use clap_mangen::Man;
 use clap_mangen::roff::{Roff, bold, italic, roman};
-use mfa_session::cli::Cli;
+use mfa_session::cli::{Cli, CompletionsArgs};
+use mfa_session::cmd::completions;
 
 type Result<T> = std::result::Result<T, Box<dyn Error>>;
 
@@ -48,16 +50,15 @@ fn main() -> Result<()> {
     let page = man_page(&cmd, date)?;
     write(&out.join(format!("{BIN}.1")), page.as_bytes())?;
 
-    // The same call `mfa-session completions SHELL` makes.
+    // What `mfa-session completions SHELL` prints, by the same function.
     for (shell, file) in [
         (Shell::Bash, "mfa-session.bash"),
         (Shell::Zsh, "_mfa-session"),
         (Shell::Fish, "mfa-session.fish"),
         (Shell::PowerShell, "_mfa-session.ps1"),
     ] {
-        let mut text = Vec::new();
-        clap_complete::generate(shell, &mut Cli::command(), BIN, &mut text);
-        write(&out.join("completions").join(file), &text)?;
+        let text = completions::run(&CompletionsArgs { shell }).map_err(|e| format!("{e:#}"))?;
+        write(&out.join("completions").join(file), text.as_bytes())?;
     }
     Ok(())
 }
