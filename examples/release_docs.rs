@@ -17,9 +17,9 @@
 //! and OPTIONS as clap_mangen renders them, then a COMMANDS section with a
 //! subsection per subcommand (nested ones too), then EXAMPLES, EXIT STATUS
 //! and ENVIRONMENT taken from the root's after-help text (the one `--help`
-//! prints), and FILES. A missing "Exit codes:" or "Environment:" block in
-//! that text is an error, so that a change to it cannot drop a section
-//! silently.
+//! prints: `after_long_help` when there is one), and FILES. A missing "Exit
+//! codes:" or "Environment:" block in that text is an error, so that a
+//! change to it cannot drop a section silently.
 
 use std::error::Error;
 use std::fs;
@@ -82,8 +82,10 @@ fn man_page(cmd: &clap::Command, date: &str) -> Result<String> {
         page.push_str(&subcommand_section(sub)?);
     }
 
+    // The long form (`--help`) when there is one, else the one text.
     let after_help = cmd
-        .get_after_help()
+        .get_after_long_help()
+        .or_else(|| cmd.get_after_help())
         .ok_or("the root command has no after-help text")?
         .to_string();
     let blocks = blocks(&after_help);
