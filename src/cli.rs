@@ -36,6 +36,10 @@ Environment:
   MFA_SESSION_PROMPT          as --prompt
   MFA_SESSION_KEYRING_TIMEOUT how long the keyring may take (default 20s)
   MFA_SESSION_LOCK_TIMEOUT    how long to wait for another run (default 2m)
+  MFA_SESSION_CODE_COMMAND_TIMEOUT  how long a code command may take
+  MFA_SESSION_RENEW_BEFORE    when the init function renews a role (5m; off)
+  MFA_SESSION_KEY_MAX_AGE     when the key counts as old (doctor, status)
+  MFA_SESSION_ROTATE_WAIT     how long rotate waits for a new key to work
   (all of them: man mfa-session, or docs/guide.md in the source)";
 
 /// Turn a long-term AWS access key and an MFA code into temporary credentials,
