@@ -149,7 +149,14 @@ pub fn run(args: &GetArgs) -> Result<String> {
         renewal.record(&obtained, &mut script);
     }
     let output = marked(script).render(shell)?;
-    if !args.session.quiet {
+    if args.renew && !obtained.reused {
+        // From the prompt hook: say it was a renewal, not a new login.
+        crate::say(&format!(
+            "renewed the session for profile '{}' before it ended: now {}",
+            obtained.profile,
+            crate::session::describe_end(obtained.session.expiration, jiff::Timestamp::now())
+        ));
+    } else if !args.session.quiet {
         announce(&obtained);
     }
     Ok(output)

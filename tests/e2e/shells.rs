@@ -822,6 +822,12 @@ fn the_prompt_hook_renews_a_role_session_in_bash() {
     assert_eq!(assumed(), 2, "{screen}");
     assert_eq!(sessions(), 1, "no new MFA session");
     assert!(!screen.contains("MFA code for"), "no code asked:\n{screen}");
+    assert!(
+        screen.contains(
+            "mfa-session: renewed the session for profile 'prod' before it ended: now until "
+        ),
+        "{screen}"
+    );
 }
 
 /// The same hook in zsh and fish (called as the prompt would call it), and
