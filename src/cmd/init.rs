@@ -85,14 +85,13 @@ pub fn wrapper(shell: Shell, name: &str) -> String {
         _ => "your shell's startup file",
     };
     let hook = match shell {
-        Shell::Bash => BASH_HOOK,
-        Shell::Zsh => ZSH_HOOK,
-        Shell::Fish => FISH_HOOK,
-        Shell::Powershell => POWERSHELL_HOOK,
-        Shell::Sh | Shell::Cmd => "",
+        Shell::Bash | Shell::Zsh => posix_hook(shell),
+        Shell::Fish => FISH_HOOK.to_owned(),
+        Shell::Powershell => POWERSHELL_HOOK.to_owned(),
+        Shell::Sh | Shell::Cmd => String::new(),
     };
     template
-        .replace("{HOOK}", hook)
+        .replace("{HOOK}", &hook)
         .replace("{NAME}", name)
         .replace("{SHELL}", shell_value(shell))
         .replace("{WORDS}", &words)
@@ -132,14 +131,16 @@ const POSIX: &str = r#"# mfa-session shell integration ({SHELL}). Add this line 
 }
 {HOOK}"#;
 
-/// bash: run before each prompt through PROMPT_COMMAND; `EPOCHSECONDS`
-/// (bash 5) or printf's own clock (bash 4.2) read the time in the shell.
-const BASH_HOOK: &str = r#"__mfa_session_hook() {
+/// bash and zsh: one hook, run before each prompt (bash through
+/// PROMPT_COMMAND, zsh as a precmd hook). The time is read in the shell:
+/// bash 5's `EPOCHSECONDS` or printf's own clock (bash 4.2), zsh's
+/// `EPOCHSECONDS` from the zsh/datetime module.
+const POSIX_HOOK: &str = r#"{PRELUDE}__mfa_session_hook() {
     local kept=$? now out
     if [ -n "${MFA_SESSION_ENDS-}" ] && [ -z "${__mfa_session_stop-}" ]; then
-        if [ -n "${EPOCHSECONDS-}" ]; then now=$EPOCHSECONDS; else printf -v now '%(%s)T' -1; fi
+        {NOW}
         if (( MFA_SESSION_ENDS < MFA_SESSION_MFA_ENDS && now + MFA_SESSION_RENEW_WINDOW >= MFA_SESSION_ENDS && now < MFA_SESSION_MFA_ENDS )); then
-            if out=$(command mfa-session --wrapped --renew --shell bash "$MFA_SESSION_PROFILE"); then
+            if out=$(command mfa-session --wrapped --renew --shell {SHELL} "$MFA_SESSION_PROFILE"); then
                 eval "$out"
             else
                 __mfa_session_stop=1
@@ -147,42 +148,43 @@ const BASH_HOOK: &str = r#"__mfa_session_hook() {
         fi
         if (( now + MFA_SESSION_RENEW_WINDOW >= MFA_SESSION_MFA_ENDS )) && [ -z "${__mfa_session_warned-}" ]; then
             __mfa_session_warned=1
-            printf 'mfa-session: the MFA session of profile %s ends in %dm; renew it with a code: {NAME} CODE %s
-'                 "$MFA_SESSION_PROFILE" $(( (MFA_SESSION_MFA_ENDS - now) / 60 )) "$MFA_SESSION_PROFILE" >&2
+            printf 'mfa-session: the MFA session of profile %s ends in %dm; renew it with a code: {NAME} CODE %s\n' \
+                "$MFA_SESSION_PROFILE" $(( (MFA_SESSION_MFA_ENDS - now) / 60 )) "$MFA_SESSION_PROFILE" >&2
         fi
     fi
     return $kept
 }
-case ";${PROMPT_COMMAND-};" in
+{REGISTER}"#;
+
+/// What makes the hook run in bash: PROMPT_COMMAND, once.
+const BASH_REGISTER: &str = r#"case ";${PROMPT_COMMAND-};" in
     *";__mfa_session_hook;"*) ;;
     *) PROMPT_COMMAND="__mfa_session_hook${PROMPT_COMMAND:+;$PROMPT_COMMAND}" ;;
 esac
 "#;
 
-/// zsh: a precmd hook; `EPOCHSECONDS` from the zsh/datetime module.
-const ZSH_HOOK: &str = r#"zmodload zsh/datetime 2>/dev/null
-__mfa_session_hook() {
-    local kept=$? now out
-    if [[ -n "${MFA_SESSION_ENDS-}" && -z "${__mfa_session_stop-}" ]]; then
-        now=$EPOCHSECONDS
-        if (( MFA_SESSION_ENDS < MFA_SESSION_MFA_ENDS && now + MFA_SESSION_RENEW_WINDOW >= MFA_SESSION_ENDS && now < MFA_SESSION_MFA_ENDS )); then
-            if out=$(command mfa-session --wrapped --renew --shell zsh "$MFA_SESSION_PROFILE"); then
-                eval "$out"
-            else
-                __mfa_session_stop=1
-            fi
-        fi
-        if (( now + MFA_SESSION_RENEW_WINDOW >= MFA_SESSION_MFA_ENDS )) && [[ -z "${__mfa_session_warned-}" ]]; then
-            __mfa_session_warned=1
-            printf 'mfa-session: the MFA session of profile %s ends in %dm; renew it with a code: {NAME} CODE %s
-'                 "$MFA_SESSION_PROFILE" $(( (MFA_SESSION_MFA_ENDS - now) / 60 )) "$MFA_SESSION_PROFILE" >&2
-        fi
-    fi
-    return $kept
+/// What makes the hook run in zsh: a precmd hook (added once by zsh).
+const ZSH_REGISTER: &str = "autoload -Uz add-zsh-hook\nadd-zsh-hook precmd __mfa_session_hook\n";
+
+/// The hook for bash or zsh.
+fn posix_hook(shell: Shell) -> String {
+    let (prelude, now, register) = match shell {
+        Shell::Zsh => (
+            "zmodload zsh/datetime 2>/dev/null\n",
+            "now=$EPOCHSECONDS",
+            ZSH_REGISTER,
+        ),
+        _ => (
+            "",
+            r#"if [ -n "${EPOCHSECONDS-}" ]; then now=$EPOCHSECONDS; else printf -v now '%(%s)T' -1; fi"#,
+            BASH_REGISTER,
+        ),
+    };
+    POSIX_HOOK
+        .replace("{PRELUDE}", prelude)
+        .replace("{NOW}", now)
+        .replace("{REGISTER}", register)
 }
-autoload -Uz add-zsh-hook
-add-zsh-hook precmd __mfa_session_hook
-"#;
 
 /// fish: the output is collected whole (`string collect`) and sourced only on
 /// success; `$pipestatus[1]` is mfa-session's own status, and the function
