@@ -60,8 +60,17 @@ impl Display {
 
     /// Waits for the dialog, focuses it, types `keys` and presses `last`.
     fn answer(&self, keys: &str, last: &str) {
-        let found = self.xdotool(&["search", "--sync", "--name", "^mfa-session$"]);
-        let window = found.lines().next().expect("the dialog").to_owned();
+        // Polled rather than `search --sync`: on a loaded machine xdotool
+        // can meet a window being mapped and give up with nothing.
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        let window = loop {
+            let found = self.xdotool(&["search", "--name", "^mfa-session$"]);
+            if let Some(window) = found.lines().next() {
+                break window.to_owned();
+            }
+            assert!(std::time::Instant::now() < deadline, "the dialog");
+            std::thread::sleep(Duration::from_millis(50));
+        };
         self.xdotool(&["windowfocus", "--sync", &window]);
         if !keys.is_empty() {
             self.xdotool(&["type", "--delay", "20", keys]);
